@@ -1,0 +1,3 @@
+from mailtrap_lite.cli import main
+
+raise SystemExit(main())

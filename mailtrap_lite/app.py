@@ -1,0 +1,206 @@
+"""MailServer: the store, the event hub, the SMTP listeners and the web server on one event loop.
+
+Runs in the foreground (``run``, for the CLI) or on a background thread (``start``/``stop``, for the pytest
+plugin and for embedding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite.errors import MailtrapError
+from mailtrap_lite.events import EventHub
+from mailtrap_lite.service import MailService
+from mailtrap_lite.smtp.server import SMTPHost
+from mailtrap_lite.store import create_store
+from mailtrap_lite.store.base import Retention
+from mailtrap_lite.web.app import create_app
+from mailtrap_lite.web.context import WebContext
+
+log = logging.getLogger("mailtrap_lite")
+
+PRUNE_INTERVAL = 1.0
+SHUTDOWN_GRACE = 3.0
+
+
+class StartupError(MailtrapError):
+    """The server could not start (a port in use, a store that will not open)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    smtp: HostPort
+    http: HostPort
+    smtps: HostPort | None
+
+    @property
+    def url(self) -> str:
+        host = self.http.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host if ':' not in host else f'[{host}]'}:{self.http.port}"
+
+
+class _Uvicorn(uvicorn.Server):
+    # MailServer owns the signals: uvicorn would otherwise re-raise them after its own shutdown.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class MailServer:
+    """The whole catcher. ``await serve()`` until stopped, or ``start()``/``stop()`` on a thread."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        from mailtrap_lite import __version__
+
+        self.config = config or Config()
+        self.version = __version__
+        self.store = create_store(self.config)
+        self.hub = EventHub()
+        self.service = MailService(
+            self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
+        )
+        self.smtp = SMTPHost(self.config, self.service)
+        self.addresses: Addresses | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._uvicorn: _Uvicorn | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    # --- on the loop -------------------------------------------------------------------------------------
+
+    async def open(self) -> Addresses:
+        """Open the store and every listener; returns where they listen."""
+        self.loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        try:
+            await self.store.open()
+        except MailtrapError:
+            raise
+        except Exception as error:
+            raise StartupError(f"cannot open the store: {error}") from error
+        http_socket = self._bind_http()
+        try:
+            smtp_address = await self.smtp.listen(self.config.smtp)
+            smtps_address = None
+            if self.config.smtps is not None:
+                raise StartupError("--smtps is not available yet")
+        except OSError as error:
+            http_socket.close()
+            raise StartupError(f"cannot listen for SMTP on {self.config.smtp}: {error.strerror}") from error
+        ctx = WebContext(self.service, self.config, self.version)
+        uv_config = uvicorn.Config(
+            create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
+        )
+        self._uvicorn = _Uvicorn(uv_config)
+        self._web_task = asyncio.create_task(self._uvicorn.serve(sockets=[http_socket]))
+        while not self._uvicorn.started:
+            if self._web_task.done():
+                await self._web_task
+                raise StartupError("the web server stopped during start-up")
+            await asyncio.sleep(0.01)
+        port = http_socket.getsockname()[1]
+        self.addresses = Addresses(smtp_address, HostPort(self.config.http.host, port), smtps_address)
+        self._maintenance = asyncio.create_task(self._maintain())
+        return self.addresses
+
+    def _bind_http(self) -> socket.socket:
+        address = self.config.http
+        family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+        try:
+            sock = socket.create_server((address.host, address.port), family=family, reuse_port=False)
+        except OSError as error:
+            raise StartupError(f"cannot listen for HTTP on {address}: {error.strerror}") from error
+        sock.setblocking(False)
+        return sock
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL)
+            try:
+                await self.service.prune()
+            except Exception:
+                log.exception("retention pruning failed")
+
+    async def close(self) -> None:
+        """Answer open SMTP sessions 421, stop the listeners and the web server, close the store."""
+        if getattr(self, "_maintenance", None) is not None:
+            self._maintenance.cancel()
+        await self.smtp.close()
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+            try:
+                await asyncio.wait_for(self._web_task, SHUTDOWN_GRACE)
+            except TimeoutError:
+                self._uvicorn.force_exit = True
+                await self._web_task
+        await self.store.close()
+
+    async def serve(
+        self,
+        *,
+        install_signal_handlers: bool = False,
+        on_ready: Callable[[Addresses], None] | None = None,
+    ) -> None:
+        """Run until ``request_stop()`` (or SIGINT/SIGTERM when asked to handle them)."""
+        addresses = await self.open()
+        assert self._stopping is not None
+        if on_ready is not None:
+            on_ready(addresses)
+        if install_signal_handlers:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self._stopping.set)
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.close()
+
+    def request_stop(self) -> None:
+        if self.loop is not None and self._stopping is not None:
+            self.loop.call_soon_threadsafe(self._stopping.set)
+
+    # --- from another thread -----------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> Addresses:
+        """Run the server on a background thread; returns once it listens."""
+        self._thread = threading.Thread(target=self._thread_main, name="mailtrap-lite", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise StartupError(f"the server did not start within {timeout}s")
+        if self._startup_error is not None:
+            raise self._startup_error
+        assert self.addresses is not None
+        return self.addresses
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self.serve())
+        except BaseException as error:  # handed to the thread that called start()
+            self._startup_error = error
+            self._ready.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def call(self, coroutine: object, timeout: float = 30.0) -> object:
+        """Run a coroutine on the server's loop from another thread and return its result."""
+        assert self.loop is not None
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout)

@@ -1,0 +1,89 @@
+"""The ``mailtrap-lite`` command: flags and environment → Config → MailServer in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from mailtrap_lite import __version__
+from mailtrap_lite.app import MailServer
+from mailtrap_lite.config import OPTIONS, Config, build_config
+from mailtrap_lite.errors import MailtrapError
+
+EXIT_USAGE = 2
+
+
+def _default_text(name: str, default_text: str) -> str:
+    if default_text:
+        return default_text
+    value = getattr(Config(), name)
+    return "off" if value is False else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailtrap-lite",
+        description="A local fake SMTP server: catches every message and the SMTP conversation that "
+        "carried it, and shows them in a web UI, a JSON API and a pytest plugin. Nothing is ever delivered.",
+        epilog="Every flag can also be set with the environment variable shown; the flag wins.",
+    )
+    parser.add_argument("--version", action="version", version=f"mailtrap-lite {__version__}")
+    for option in OPTIONS:
+        help_text = (
+            f"{option.help} [env {option.env}; default {_default_text(option.name, option.default_text)}]"
+        )
+        if option.metavar is None:
+            parser.add_argument(
+                option.flag, dest=option.name, action="store_const", const=True, default=None, help=help_text
+            )
+        elif option.repeatable:
+            parser.add_argument(
+                option.flag,
+                dest=option.name,
+                metavar=option.metavar,
+                action="append",
+                default=None,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(
+                option.flag, dest=option.name, metavar=option.metavar, default=None, help=help_text
+            )
+    return parser
+
+
+def describe(server: MailServer) -> str:
+    assert server.addresses is not None
+    addresses = server.addresses
+    store = f"SQLite database {server.config.db}" if server.config.db else "in memory"
+    lines = [
+        f"mailtrap-lite {server.version}: catching mail, delivering none",
+        f"  SMTP   {addresses.smtp}",
+    ]
+    if addresses.smtps is not None:
+        lines.append(f"  SMTPS  {addresses.smtps}")
+    lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        config = build_config(vars(arguments))
+    except MailtrapError as error:
+        print(f"mailtrap-lite: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = MailServer(config)
+    try:
+        on_ready = None if config.quiet else lambda _: print(describe(server), flush=True)
+        asyncio.run(server.serve(install_signal_handlers=True, on_ready=on_ready))
+    except MailtrapError as error:
+        print(f"mailtrap-lite: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,26 @@
+"""The exceptions of mailtrap-lite.
+
+    MailtrapError
+    ├── ConfigError        bad configuration: the CLI prints it as one line and exits 2
+    ├── NotFound           an unknown message, part or session id: HTTP 404
+    └── BadRequest         bad HTTP input (limit, offset, body): HTTP 400
+        └── QueryError     (mailtrap_lite.search) a malformed query: HTTP 400
+
+Errors become HTTP responses in one place: ``mailtrap_lite.web.app``.
+"""
+
+
+class MailtrapError(Exception):
+    pass
+
+
+class ConfigError(MailtrapError):
+    pass
+
+
+class NotFound(MailtrapError):
+    pass
+
+
+class BadRequest(MailtrapError):
+    pass

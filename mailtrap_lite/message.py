@@ -1,0 +1,309 @@
+"""Raw RFC 5322 bytes → summary and full view, as pure functions that never raise on any input.
+
+Part numbering and the inline/attachment rule are those of ``mime_tree``. Header fields are decoded
+through ``mime_safe``; address lists with ``email.utils.getaddresses``, which is ten times faster than
+``policy.default``'s address parser and does not raise on the malformed lists that make that one fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.message import Message as EmailPart
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from mailtrap_lite.mime_safe import (
+    SAFE_DEFAULT,
+    Warnings,
+    collapse,
+    decode_header_text,
+    html_to_text,
+    printable,
+)
+from mailtrap_lite.mime_tree import (
+    Node,
+    attempt,
+    check_content_ids,
+    classify,
+    collect_defects,
+    parse,
+    payload,
+    serialize,
+    text_of,
+    walk,
+)
+from mailtrap_lite.model import (
+    Address,
+    Attachment,
+    Envelope,
+    Message,
+    MessageSummary,
+    MessageWarning,
+    Part,
+    StoredMessage,
+)
+
+__all__ = ["parse_email", "parse_full", "part_content", "scan_raw", "summarize"]
+
+SNIPPET_CHARS = 160
+BODY_TEXT_CHARS = 100_000
+# summarize reads at most this much of a body: enough for BODY_TEXT_CHARS even in UTF-32 or tag-heavy HTML.
+_TEXT_SCAN_BYTES = 4 * BODY_TEXT_CHARS
+_HTML_SCAN_BYTES = 2_000_000
+MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1, excluding the CRLF
+
+_PART_ID = re.compile(r"0|[1-9][0-9]{0,5}(?:\.[1-9][0-9]{0,5}){0,63}")
+_EMPTY_GROUP = re.compile(r"[^:@<>\"]*:\s*;?\s*")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _values(msg: EmailPart, name: str) -> list[str]:
+    try:
+        return [str(value) for value in msg.get_all(name, [])]
+    except Exception:
+        return []
+
+
+def _addresses(msg: EmailPart, name: str, warnings: Warnings) -> tuple[Address, ...]:
+    found: list[Address] = []
+    for value in _values(msg, name):
+        if not value.strip():
+            continue
+        try:
+            pairs = [(display, addr.strip()) for display, addr in getaddresses([value])]
+        except Exception:
+            pairs = [("", "")]
+        named = [(display, addr) for display, addr in pairs if addr]
+        lost = len(named) < len(pairs) and not _EMPTY_GROUP.fullmatch(value)
+        if lost or any("@" not in addr for _, addr in named):
+            warnings.add("header-error", f"{name}: could not parse every address in {value!r:.100}")
+        for display, addr in named:
+            display = decode_header_text(name, display, warnings).strip() if display else ""
+            found.append(Address(display, addr))
+    return tuple(found)
+
+
+def _date(msg: EmailPart, warnings: Warnings) -> datetime | None:
+    values = _values(msg, "date")
+    if not values or not values[0].strip():
+        warnings.add("missing-date", "no Date header (RFC 5322 §3.6 requires one)")
+        return None
+    try:
+        moment = parsedate_to_datetime(values[0])
+    except Exception:
+        warnings.add("header-error", f"Date: {values[0]!r:.80} is not an RFC 5322 date")
+        return None
+    # "-0000" parses naive: RFC 5322 §3.3 says the time is UTC with no local-offset information.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _blind_copies(envelope: Envelope, named: Sequence[Address]) -> tuple[Address, ...]:
+    seen = {address.address.lower() for address in named}
+    blind: list[Address] = []
+    for recipient in envelope.accepted:
+        address = recipient.strip()
+        if address.startswith("<") and address.endswith(">"):
+            address = address[1:-1].strip()
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            blind.append(Address("", address))
+    return tuple(blind)
+
+
+def summarize(
+    raw: bytes,
+    *,
+    message_id: str,
+    session_id: str,
+    mailbox: str,
+    received_at: datetime,
+    envelope: Envelope,
+    extra_warnings: Sequence[MessageWarning] = (),
+) -> StoredMessage:
+    """Build the stored form of a message: its summary, the bytes, and the text that search reads.
+
+    Attachment payloads are never decoded here, only counted; bodies are read up to a bounded prefix.
+    """
+    warnings = Warnings(extra_warnings)
+    msg, failure = parse(raw)
+    nodes = walk(msg, warnings)
+
+    subjects = _values(msg, "subject")
+    subject = decode_header_text("Subject", subjects[0], warnings).strip() if subjects else ""
+    senders = _addresses(msg, "From", warnings)
+    to = _addresses(msg, "To", warnings)
+    cc = _addresses(msg, "Cc", warnings)
+    reply_to = _addresses(msg, "Reply-To", warnings)
+    date = _date(msg, warnings)
+    message_ids = _values(msg, "message-id")
+    header_message_id = message_ids[0].strip() if message_ids else ""
+    if not header_message_id:
+        warnings.add("missing-message-id", "no Message-ID header (RFC 5322 §3.6.4 says it SHOULD have one)")
+    if _values(msg, "bcc"):
+        warnings.add("bcc-header", "the message data carries a Bcc header, which senders should remove")
+
+    roles = classify(nodes)
+    check_content_ids(nodes, warnings)
+    body = text_of(roles.text, warnings, _TEXT_SCAN_BYTES) if roles.text else ""
+    if not body.strip() and roles.html:
+        body = html_to_text(text_of(roles.html, warnings, _HTML_SCAN_BYTES))
+    body = printable(body[:BODY_TEXT_CHARS])
+    collect_defects(nodes, failure, warnings)
+
+    summary = MessageSummary(
+        id=message_id,
+        session_id=session_id,
+        mailbox=mailbox,
+        received_at=received_at,
+        size=len(raw),
+        envelope=envelope,
+        subject=printable(subject),
+        from_=senders[0] if senders else None,
+        to=to,
+        cc=cc,
+        bcc=_blind_copies(envelope, to + cc),
+        reply_to=reply_to,
+        date=date,
+        message_id=header_message_id or None,
+        snippet=collapse(body[: SNIPPET_CHARS * 25])[:SNIPPET_CHARS].rstrip(),
+        attachments=len(roles.attachments),
+        warnings=warnings.result(),
+    )
+    return StoredMessage(summary=summary, raw=raw, body_text=body)
+
+
+def _part_tree(node: Node, sizes: dict[str, int]) -> Part:
+    return Part(
+        part_id=node.part_id,
+        content_type=node.content_type,
+        charset=node.charset,
+        disposition=node.disposition,
+        filename=node.filename,
+        content_id=node.content_id,
+        size=sizes.get(node.part_id, 0),
+        children=tuple(_part_tree(child, sizes) for child in node.children),
+    )
+
+
+def _attachment(node: Node, sizes: dict[str, int]) -> Attachment:
+    return Attachment(node.part_id, node.filename, node.content_type, sizes[node.part_id], node.content_id)
+
+
+def parse_full(summary: MessageSummary, raw: bytes) -> Message:
+    """The full view: decoded headers, bodies, the MIME tree, attachments and inline parts."""
+    warnings = Warnings(summary.warnings)
+    msg, failure = parse(raw)
+    nodes = walk(msg, warnings)
+    headers = tuple(
+        (name, decode_header_text(name, value, warnings, structured=True))
+        for name, value in attempt(msg.items, list[tuple[str, str]](), "headers", warnings)
+    )
+    roles = classify(nodes)
+    sizes = {
+        node.part_id: len(payload(node, warnings))
+        for node in nodes
+        if node.is_message or not node.part.is_multipart()
+    }
+    text = text_of(roles.text, warnings) if roles.text else None
+    html = text_of(roles.html, warnings) if roles.html else None
+    collect_defects(nodes, failure, warnings)
+    return Message(
+        summary=summary,
+        headers=headers,
+        text=text,
+        html=html,
+        parts=_part_tree(nodes[0], sizes),
+        attachments=tuple(_attachment(node, sizes) for node in roles.attachments),
+        inline=tuple(_attachment(node, sizes) for node in roles.inline),
+        warnings=warnings.result(),
+    )
+
+
+def part_content(raw: bytes, part_id: str) -> tuple[str, str | None, bytes] | None:
+    """``(content_type, filename, decoded bytes)`` of one part, or None when there is no such part.
+
+    A multipart's content is the part as it would be sent (headers and body).
+    """
+    if not _PART_ID.fullmatch(part_id):
+        return None
+    warnings = Warnings()
+    msg, _failure = parse(raw)
+    for node in walk(msg, warnings):
+        if node.part_id == part_id:
+            if node.part.is_multipart() and not node.is_message:
+                return node.content_type, node.filename, serialize(node.part)
+            return node.content_type, node.filename, payload(node, warnings)
+    return None
+
+
+def parse_email(raw: bytes) -> EmailMessage:
+    """The stdlib object under ``policy.default`` semantics; a header it cannot parse reads as plain text."""
+    parsed = (
+        _try_parse(lambda: BytesParser(policy=SAFE_DEFAULT).parsebytes(raw))
+        or _try_parse(lambda: BytesParser(EmailMessage, policy=compat32).parsebytes(raw))
+        or _try_parse(lambda: BytesParser(policy=SAFE_DEFAULT).parsebytes(raw, headersonly=True))
+    )
+    return parsed if parsed is not None else EmailMessage(policy=SAFE_DEFAULT)
+
+
+def _try_parse(parse: Callable[[], object]) -> EmailMessage | None:
+    try:
+        parsed = parse()
+    except Exception:
+        return None
+    return parsed if isinstance(parsed, EmailMessage) else None
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def scan_raw(raw: bytes, *, declared_8bitmime: bool) -> list[MessageWarning]:
+    """Protocol-level problems of DATA bytes: bare LF/CR, over-long lines, undeclared 8-bit data."""
+    found: list[MessageWarning] = []
+    crlf = raw.count(b"\r\n")
+    bare_lf = raw.count(b"\n") - crlf
+    if bare_lf:
+        first = _line_of(raw, raw.replace(b"\r\n", b"\r\r").find(b"\n"))
+        found.append(
+            MessageWarning(
+                "bare-lf",
+                f"{bare_lf} line(s) end in a bare LF, the first is line {first} (RFC 5322 §2.3: CRLF)",
+            )
+        )
+    bare_cr = raw.count(b"\r") - crlf
+    if bare_cr:
+        offset = raw.replace(b"\r\n", b"\n\n").find(b"\r")
+        found.append(
+            MessageWarning(
+                "bare-cr", f"{bare_cr} bare CR(s) not followed by LF, first on line {_line_of(raw, offset)}"
+            )
+        )
+    if len(raw) > MAX_LINE_OCTETS:
+        lengths = list(map(len, raw.splitlines()))
+        long_lines = sum(map(MAX_LINE_OCTETS.__lt__, lengths))
+        if long_lines:
+            found.append(
+                MessageWarning(
+                    "long-line",
+                    f"{long_lines} line(s) longer than {MAX_LINE_OCTETS} octets, the longest {max(lengths)} "
+                    "(RFC 5322 §2.1.1)",
+                )
+            )
+    if not declared_8bitmime and not raw.isascii():
+        count = len(raw) - len(raw.translate(None, _HIGH_BYTES))
+        match = _HIGH_BYTE.search(raw)
+        offset = match.start() if match else 0
+        found.append(
+            MessageWarning(
+                "8bit-without-8bitmime",
+                f"{count} byte(s) ≥ 0x80, the first on line {_line_of(raw, offset)}, "
+                "without BODY=8BITMIME on MAIL FROM (RFC 6152)",
+            )
+        )
+    return found

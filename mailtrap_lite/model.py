@@ -1,0 +1,186 @@
+"""The data model: plain dataclasses shared by the SMTP, store, web and testing layers.
+
+Everything here is JSON-shaped (see ``to_json``); field names match the HTTP contract of DESIGN §3/§4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Direction = Literal["C", "S"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    t_ms: int
+    dir: Direction
+    line: str
+    fault_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TLSInfo:
+    version: str
+    cipher: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthInfo:
+    mechanism: str
+    username: str
+
+
+@dataclass(slots=True)
+class Session:
+    """One SMTP connection. Mutable while the connection lives; stored when it ends (and on each message)."""
+
+    id: str
+    peer: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    helo: str | None = None
+    tls: TLSInfo | None = None
+    auth: AuthInfo | None = None
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+    transcript_truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    address: str
+    code: int
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    code: int
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    mail_from: str
+    mail_options: tuple[str, ...] = ()
+    recipients: tuple[Recipient, ...] = ()
+    data: Reply | None = None
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        return tuple(r.address for r in self.recipients if 200 <= r.code < 300)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageWarning:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """What a list shows and what search runs over; built at ingest from the raw bytes."""
+
+    id: str
+    session_id: str
+    mailbox: str
+    received_at: datetime
+    size: int
+    envelope: Envelope
+    subject: str
+    from_: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    date: datetime | None
+    message_id: str | None
+    snippet: str
+    attachments: int
+    warnings: tuple[MessageWarning, ...] = ()
+    read: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    part_id: str
+    content_type: str
+    charset: str | None
+    disposition: str | None
+    filename: str | None
+    content_id: str | None
+    size: int
+    children: tuple[Part, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    part_id: str
+    filename: str | None
+    content_type: str
+    size: int
+    content_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """The full view of one message: its summary plus the parsed body."""
+
+    summary: MessageSummary
+    headers: tuple[tuple[str, str], ...]
+    text: str | None
+    html: str | None
+    parts: Part
+    attachments: tuple[Attachment, ...]
+    inline: tuple[Attachment, ...]
+    warnings: tuple[MessageWarning, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """What ingest hands to a store: the acknowledged bytes, their summary, and the text that search reads."""
+
+    summary: MessageSummary
+    raw: bytes
+    body_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    total: int
+    unread: int
+    messages: tuple[MessageSummary, ...]
+
+
+def to_json(value: Any) -> Any:
+    """Turn model objects into JSON-ready values (datetimes as RFC 3339, ``from_`` as ``from``)."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name.rstrip("_"): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,191 @@
+"""What the protocol layers (SMTP, HTTP, websocket, the pytest plugin) ask of mailtrap-lite.
+
+Plain coroutines over the store and the event hub: ingest a message, list, read, change and delete, and
+publish an event for every change. Nothing here knows about sockets or HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from mailtrap_lite import message as mime
+from mailtrap_lite.errors import NotFound
+from mailtrap_lite.events import Event, EventHub
+from mailtrap_lite.model import (
+    Envelope,
+    Message,
+    MessageSummary,
+    Page,
+    Session,
+    StoredMessage,
+    to_json,
+    utcnow,
+)
+from mailtrap_lite.search import Query
+from mailtrap_lite.store.base import Retention, Store
+from mailtrap_lite.store.memory import snapshot
+
+# Parsing a message this large would hold the event loop for milliseconds: do it on a thread.
+PARSE_OFF_LOOP_BYTES = 128 * 1024
+DEFAULT_MAILBOX = "default"
+
+
+def build_message(
+    message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
+) -> StoredMessage:
+    """The stored form of an acknowledged message: its bytes, summary and protocol/MIME warnings."""
+    return mime.summarize(
+        raw,
+        message_id=message_id,
+        session_id=session.id,
+        mailbox=DEFAULT_MAILBOX,
+        received_at=utcnow(),
+        envelope=envelope,
+        extra_warnings=mime.scan_raw(raw, declared_8bitmime=eight_bit),
+    )
+
+
+class MailService:
+    def __init__(self, store: Store, hub: EventHub, retention: Retention) -> None:
+        self.store = store
+        self.hub = hub
+        self.retention = retention
+        self.started = time.time()
+        self.received = 0
+        self.received_bytes = 0
+        self.rejected = 0
+        self.sessions_total = 0
+        self.live_sessions: dict[str, Session] = {}
+        self._added_since_prune = 0
+
+    # --- SMTP side ---------------------------------------------------------------------------------------
+
+    async def ingest(
+        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
+    ) -> MessageSummary:
+        if len(raw) > PARSE_OFF_LOOP_BYTES:
+            stored = await asyncio.to_thread(build_message, message_id, raw, envelope, session, eight_bit)
+        else:
+            stored = build_message(message_id, raw, envelope, session, eight_bit)
+        session.message_ids.append(message_id)
+        try:
+            await self.store.add(stored, session)
+        except BaseException:
+            session.message_ids.remove(message_id)
+            raise
+        self.received += 1
+        self.received_bytes += len(raw)
+        self._added_since_prune += 1
+        self.hub.publish(Event("message.new", to_json(stored.summary), stored))
+        return stored.summary
+
+    def session_started(self, session: Session) -> None:
+        self.sessions_total += 1
+        self.live_sessions[session.id] = session
+
+    async def session_ended(self, session: Session) -> None:
+        self.live_sessions.pop(session.id, None)
+        await self.store.save_session(session)
+        self.hub.publish(Event("session.ended", session_json(session, transcript=False), session))
+
+    async def prune(self) -> list[str]:
+        """Apply retention; cheap when nothing was added since the last call."""
+        if not self._added_since_prune and self.retention.max_age_seconds is None:
+            return []
+        self._added_since_prune = 0
+        pruned = await self.store.prune(self.retention)
+        if pruned:
+            self.hub.publish(Event("message.deleted", {"ids": pruned, "reason": "retention"}))
+        return pruned
+
+    # --- readers -----------------------------------------------------------------------------------------
+
+    async def list_messages(self, query: Query | None, limit: int, offset: int) -> Page:
+        return await self.store.list_messages(query, limit=limit, offset=offset)
+
+    async def resolve_id(self, message_id: str) -> str:
+        if message_id == "latest":
+            latest = await self.store.latest_id()
+            if latest is None:
+                raise NotFound("no messages stored")
+            return latest
+        return message_id
+
+    async def summary(self, message_id: str) -> MessageSummary:
+        found = await self.store.get_summary(await self.resolve_id(message_id))
+        if found is None:
+            raise NotFound(f"no message {message_id!r}")
+        return found
+
+    async def raw(self, message_id: str) -> tuple[MessageSummary, bytes]:
+        summary = await self.summary(message_id)
+        raw = await self.store.get_raw(summary.id)
+        if raw is None:
+            raise NotFound(f"no message {message_id!r}")
+        return summary, raw
+
+    async def message(self, message_id: str) -> Message:
+        summary, raw = await self.raw(message_id)
+        if len(raw) > PARSE_OFF_LOOP_BYTES:
+            return await asyncio.to_thread(mime.parse_full, summary, raw)
+        return mime.parse_full(summary, raw)
+
+    async def part(self, message_id: str, part_id: str) -> tuple[str, str | None, bytes]:
+        _, raw = await self.raw(message_id)
+        if len(raw) > PARSE_OFF_LOOP_BYTES:
+            found = await asyncio.to_thread(mime.part_content, raw, part_id)
+        else:
+            found = mime.part_content(raw, part_id)
+        if found is None:
+            raise NotFound(f"no part {part_id!r} in message {message_id!r}")
+        return found
+
+    async def session(self, session_id: str) -> Session:
+        live = self.live_sessions.get(session_id)
+        if live is not None:
+            return snapshot(live)
+        found = await self.store.get_session(session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r}")
+        return found
+
+    async def list_sessions(self, limit: int, offset: int) -> tuple[int, list[Session]]:
+        total, stored = await self.store.list_sessions(limit=limit, offset=offset)
+        # A session still open shows its transcript so far, not the snapshot taken at its last message.
+        return total, [
+            snapshot(self.live_sessions[s.id]) if s.id in self.live_sessions else s for s in stored
+        ]
+
+    # --- writers -----------------------------------------------------------------------------------------
+
+    async def update(
+        self, message_id: str, *, read: bool | None = None, tags: tuple[str, ...] | None = None
+    ) -> MessageSummary:
+        resolved = await self.resolve_id(message_id)
+        updated = await self.store.update(resolved, read=read, tags=tags)
+        if updated is None:
+            raise NotFound(f"no message {message_id!r}")
+        self.hub.publish(Event("message.updated", to_json(updated), updated))
+        return updated
+
+    async def delete(self, message_id: str) -> None:
+        resolved = await self.resolve_id(message_id)
+        if not await self.store.delete([resolved]):
+            raise NotFound(f"no message {message_id!r}")
+        self.hub.publish(Event("message.deleted", {"ids": [resolved]}))
+
+    async def delete_matching(self, query: Query | None) -> list[str]:
+        deleted = await self.store.delete_matching(query)
+        if not query:
+            self.hub.publish(Event("messages.cleared", {"ids": deleted}))
+        elif deleted:
+            self.hub.publish(Event("message.deleted", {"ids": deleted}))
+        return deleted
+
+
+def session_json(session: Session, *, transcript: bool = True) -> dict[str, object]:
+    data: dict[str, object] = to_json(session)
+    if not transcript:
+        del data["transcript"]
+    return data

@@ -1,0 +1,1 @@
+"""The SMTP side: aiosmtpd's protocol extended with transcripts, a chunked DATA reader and limits."""

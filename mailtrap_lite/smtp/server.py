@@ -1,0 +1,88 @@
+"""The SMTP listeners: protocol instances on ``loop.create_server``, sharing one host object.
+
+aiosmtpd's Controller is not used (port 0 is broken there, and it wants its own loop): the listeners live
+on the same event loop as the web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any
+
+from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite.model import Envelope, Session
+from mailtrap_lite.service import MailService
+from mailtrap_lite.smtp import replies
+from mailtrap_lite.smtp.protocol import CatcherSMTP
+
+log = logging.getLogger("mailtrap_lite.smtp")
+
+
+class SMTPHost:
+    """Implements ``SessionHost`` for every connection: settings, delivery, session bookkeeping."""
+
+    def __init__(self, config: Config, service: MailService) -> None:
+        self.hostname = config.hostname
+        self.max_message_size = config.max_message_size
+        self.max_recipients = config.max_recipients
+        self.idle_timeout = config.idle_timeout
+        self.service = service
+        self.connections: set[CatcherSMTP] = set()
+        self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def deliver(
+        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
+    ) -> None:
+        await self.service.ingest(message_id, raw, envelope, session, eight_bit)
+
+    def session_started(self, protocol: CatcherSMTP) -> None:
+        self.connections.add(protocol)
+        assert protocol.record is not None
+        self.service.session_started(protocol.record)
+
+    def session_ended(self, protocol: CatcherSMTP) -> None:
+        self.connections.discard(protocol)
+        assert protocol.record is not None
+        task = asyncio.get_running_loop().create_task(self.service.session_ended(protocol.record))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def handle_EHLO(
+        self, server: CatcherSMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        # RFC 2034: the protocol adds an enhanced status code to every reply it sends.
+        return [*responses[:-1], "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    def message_rejected(self, reason: str) -> None:
+        self.service.rejected += 1
+
+    def authenticate(self, mechanism: str, username: str, password: bytes) -> bool:
+        return True
+
+    def protocol_factory(self, tls_context: ssl.SSLContext | None = None) -> CatcherSMTP:
+        return CatcherSMTP(self, tls_context=tls_context)
+
+    async def listen(self, address: HostPort, *, implicit_tls: ssl.SSLContext | None = None) -> HostPort:
+        """Start a listener; returns the address it is bound to (the real port when 0 was asked)."""
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            self.protocol_factory, address.host, address.port, ssl=implicit_tls, reuse_address=True
+        )
+        self._servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        return HostPort(address.host, port)
+
+    async def close(self) -> None:
+        """Stop listening, answer every open session 421 (RFC 5321 §3.8), and wait for the last writes."""
+        for server in self._servers:
+            server.close()
+        for protocol in list(self.connections):
+            protocol.close_with(replies.SHUTTING_DOWN.format(host=self.hostname), "server shutting down")
+        for server in self._servers:
+            await server.wait_closed()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

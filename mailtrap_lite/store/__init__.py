@@ -1,0 +1,17 @@
+"""Message stores: ``memory`` (the default) and ``sqlite`` (``--db``), behind one protocol."""
+
+from __future__ import annotations
+
+from mailtrap_lite.config import Config
+from mailtrap_lite.store.base import Retention, Store, StoreStats
+from mailtrap_lite.store.memory import MemoryStore
+
+__all__ = ["MemoryStore", "Retention", "Store", "StoreStats", "create_store"]
+
+
+def create_store(config: Config) -> Store:
+    if config.db is None:
+        return MemoryStore()
+    from mailtrap_lite.store.sqlite import SQLiteStore
+
+    return SQLiteStore(config.db)

@@ -1,0 +1,198 @@
+"""The JSON API routes of DESIGN §4: thin handlers that validate input and call the MailService."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mailtrap_lite.errors import BadRequest
+from mailtrap_lite.events import Event
+from mailtrap_lite.model import Message, MessageSummary, to_json
+from mailtrap_lite.search import matches
+from mailtrap_lite.service import MailService, session_json
+from mailtrap_lite.web.context import WebContext, context
+from mailtrap_lite.web.params import float_param, int_param, json_object, paging, query_param
+
+# Served bytes of a message are the sender's: never let a browser render them as our origin's page.
+UNTRUSTED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def service(request: Request) -> MailService:
+    return context(request).service
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    data: dict[str, Any] = to_json(message.summary)
+    data.update(
+        headers=[list(pair) for pair in message.headers],
+        text=message.text,
+        html=message.html,
+        parts=to_json(message.parts),
+        attachments=to_json(message.attachments),
+        inline=to_json(message.inline),
+        warnings=to_json(message.warnings),
+    )
+    return data
+
+
+def page_json(total: int, unread: int, messages: tuple[MessageSummary, ...]) -> dict[str, Any]:
+    return {"total": total, "unread": unread, "count": len(messages), "messages": to_json(messages)}
+
+
+async def list_messages(request: Request) -> Response:
+    limit, offset = paging(request)
+    page = await service(request).list_messages(query_param(request), limit, offset)
+    return JSONResponse(page_json(page.total, page.unread, page.messages))
+
+
+async def wait_messages(request: Request) -> Response:
+    """Long-poll until ``count`` messages match; woken by message.new events, never by sleeping."""
+    query = query_param(request)
+    count = int_param(request, "count", 1, low=1, high=1000)
+    timeout = float_param(request, "timeout", 10.0, low=0.0, high=300.0)
+    mail = service(request)
+
+    def relevant(event: Event) -> bool:
+        if event.type != "message.new" or query is None:
+            return event.type == "message.new"
+        stored = event.subject
+        return bool(matches(query, stored.summary, stored.body_text))
+
+    with mail.hub.subscribe(relevant) as subscription:
+        page = await mail.list_messages(query, count, 0)
+        deadline = time.monotonic() + timeout
+        while page.total < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return JSONResponse(
+                    {
+                        "error": f"timed out after {timeout:g}s: {page.total} of {count} messages matched",
+                        **page_json(page.total, page.unread, page.messages),
+                    },
+                    status_code=408,
+                )
+            try:
+                async with asyncio.timeout(remaining):
+                    await subscription.get()
+            except TimeoutError:
+                continue
+            page = await mail.list_messages(query, count, 0)
+    return JSONResponse(page_json(page.total, page.unread, page.messages))
+
+
+async def get_message(request: Request) -> Response:
+    message = await service(request).message(request.path_params["id"])
+    return JSONResponse(message_json(message))
+
+
+async def get_raw(request: Request) -> Response:
+    summary, raw = await service(request).raw(request.path_params["id"])
+    headers = {"Content-Disposition": f'attachment; filename="{summary.id}.eml"', **UNTRUSTED_HEADERS}
+    return Response(raw, media_type="message/rfc822", headers=headers)
+
+
+async def get_part(request: Request) -> Response:
+    content_type, filename, payload = await service(request).part(
+        request.path_params["id"], request.path_params["part_id"]
+    )
+    name = (filename or f"part-{request.path_params['part_id']}").replace('"', "").replace("\\", "")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    headers = {"Content-Disposition": disposition, **UNTRUSTED_HEADERS}
+    return Response(payload, media_type=content_type, headers=headers)
+
+
+async def get_message_session(request: Request) -> Response:
+    mail = service(request)
+    summary = await mail.summary(request.path_params["id"])
+    return JSONResponse(session_json(await mail.session(summary.session_id)))
+
+
+async def patch_message(request: Request) -> Response:
+    body = await json_object(request)
+    unknown = set(body) - {"read", "tags"}
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))} (allowed: read, tags)")
+    read = body.get("read")
+    if read is not None and not isinstance(read, bool):
+        raise BadRequest("read must be true or false")
+    tags = body.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise BadRequest("tags must be a list of strings")
+    updated = await service(request).update(
+        request.path_params["id"], read=read, tags=tuple(tags) if tags is not None else None
+    )
+    return JSONResponse(to_json(updated))
+
+
+async def delete_message(request: Request) -> Response:
+    await service(request).delete(request.path_params["id"])
+    return Response(status_code=204)
+
+
+async def delete_messages(request: Request) -> Response:
+    deleted = await service(request).delete_matching(query_param(request))
+    return JSONResponse({"deleted": len(deleted), "ids": deleted})
+
+
+async def list_sessions(request: Request) -> Response:
+    limit, offset = paging(request)
+    total, sessions = await service(request).list_sessions(limit, offset)
+    return JSONResponse(
+        {"total": total, "count": len(sessions), "sessions": [session_json(s) for s in sessions]}
+    )
+
+
+async def get_session(request: Request) -> Response:
+    return JSONResponse(session_json(await service(request).session(request.path_params["id"])))
+
+
+async def stats(request: Request) -> Response:
+    return JSONResponse(await stats_data(context(request)))
+
+
+async def stats_data(ctx: WebContext) -> dict[str, Any]:
+    mail = ctx.service
+    stored = await mail.store.stats()
+    return {
+        "version": ctx.version,
+        "store": stored.kind,
+        "messages": stored.messages,
+        "unread": stored.unread,
+        "sessions": stored.sessions,
+        "bytes": stored.bytes,
+        "db_size": stored.db_size,
+        "uptime_seconds": round(time.time() - mail.started, 3),
+        "received_total": mail.received,
+        "received_bytes_total": mail.received_bytes,
+        "rejected_total": mail.rejected,
+        "sessions_total": mail.sessions_total,
+        "open_sessions": len(mail.live_sessions),
+        "subscribers": mail.hub.subscriber_count,
+    }
+
+
+routes = [
+    Route("/api/messages", list_messages, methods=["GET"]),
+    Route("/api/messages", delete_messages, methods=["DELETE"]),
+    Route("/api/messages/wait", wait_messages, methods=["GET"]),
+    Route("/api/messages/{id}", get_message, methods=["GET"]),
+    Route("/api/messages/{id}", patch_message, methods=["PATCH"]),
+    Route("/api/messages/{id}", delete_message, methods=["DELETE"]),
+    Route("/api/messages/{id}/raw", get_raw, methods=["GET"]),
+    Route("/api/messages/{id}/parts/{part_id}", get_part, methods=["GET"]),
+    Route("/api/messages/{id}/session", get_message_session, methods=["GET"]),
+    Route("/api/sessions", list_sessions, methods=["GET"]),
+    Route("/api/sessions/{id}", get_session, methods=["GET"]),
+    Route("/api/stats", stats, methods=["GET"]),
+]

@@ -1,0 +1,129 @@
+"""The Starlette application: routes, the one place where errors become HTTP responses, auth, static UI."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mailtrap_lite.errors import BadRequest, NotFound
+from mailtrap_lite.web import api, openapi
+from mailtrap_lite.web.context import WebContext, context
+from mailtrap_lite.web.metrics import metrics
+
+log = logging.getLogger("mailtrap_lite.web")
+
+
+def static_dir() -> Path:
+    """The UI's files: inside the installed package, or ``static/`` at the top of a source checkout."""
+    packaged = Path(__file__).resolve().parents[1] / "static"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "static"
+
+
+async def livez(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    await context(request).service.store.stats()
+    return JSONResponse({"status": "ready"})
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi.document(context(request).version))
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, str(exc))
+
+
+async def bad_request(request: Request, exc: Exception) -> Response:
+    return error(400, str(exc))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: f"no such path: {request.url.path}", 405: f"method {request.method} not allowed here"}
+    return JSONResponse(
+        {"error": message.get(exc.status_code, str(exc.detail))},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error(500, f"internal error: {type(exc).__name__}")
+
+
+class BasicAuth:
+    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time."""
+
+    def __init__(self, app: ASGIApp, credentials: tuple[str, str]) -> None:
+        self.app = app
+        self.expected = f"{credentials[0]}:{credentials[1]}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._authorised(HTTPConnection(scope)):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "authentication required"})
+            return
+        response = JSONResponse(
+            {"error": "authentication required"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="mailtrap-lite", charset="UTF-8"'},
+        )
+        await response(scope, receive, send)
+
+    def _authorised(self, connection: HTTPConnection) -> bool:
+        scheme, _, encoded = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, self.expected)
+
+
+def create_app(ctx: WebContext) -> Starlette:
+    middleware = [Middleware(BasicAuth, credentials=ctx.config.ui_auth)] if ctx.config.ui_auth else []
+    routes = [
+        *api.routes,
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Mount("/", app=StaticFiles(directory=static_dir(), html=True, check_dir=False), name="ui"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            NotFound: not_found,
+            BadRequest: bad_request,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+    )
+    app.state.mailtrap = ctx
+    return app

@@ -1,0 +1,40 @@
+"""``/metrics`` in the Prometheus text exposition format (version 0.0.4)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from mailtrap_lite.web.api import stats_data
+from mailtrap_lite.web.context import context
+
+# (name, type, help, key in stats_data)
+_METRICS = (
+    ("mailtrap_messages_received_total", "counter", "Messages accepted with 250.", "received_total"),
+    (
+        "mailtrap_messages_rejected_total",
+        "counter",
+        "DATA transfers answered with an error.",
+        "rejected_total",
+    ),
+    ("mailtrap_received_bytes_total", "counter", "Bytes of accepted messages.", "received_bytes_total"),
+    ("mailtrap_smtp_sessions_total", "counter", "SMTP connections accepted.", "sessions_total"),
+    ("mailtrap_smtp_sessions_open", "gauge", "SMTP connections open now.", "open_sessions"),
+    ("mailtrap_messages_stored", "gauge", "Messages held by the store.", "messages"),
+    ("mailtrap_messages_unread", "gauge", "Stored messages not yet read.", "unread"),
+    ("mailtrap_stored_bytes", "gauge", "Bytes of the stored messages.", "bytes"),
+    ("mailtrap_database_bytes", "gauge", "Size of the SQLite database files.", "db_size"),
+    ("mailtrap_event_subscribers", "gauge", "Websocket and long-poll subscribers.", "subscribers"),
+    ("mailtrap_uptime_seconds", "gauge", "Seconds since start.", "uptime_seconds"),
+)
+
+
+async def metrics(request: Request) -> Response:
+    data = await stats_data(context(request))
+    lines = []
+    for name, kind, help_text, key in _METRICS:
+        value = data.get(key)
+        if value is None:
+            continue
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -1,0 +1,90 @@
+"""The transcript recorder, fed bytes directly: no sockets."""
+
+from __future__ import annotations
+
+from mailtrap_lite.smtp.transcript import MASK, TranscriptRecorder
+
+
+def lines(recorder: TranscriptRecorder) -> list[tuple[str, str]]:
+    return [(line.dir, line.line) for line in recorder.lines]
+
+
+def test_pipelined_and_split_commands_become_lines() -> None:
+    recorder = TranscriptRecorder()
+    recorder.client(b"EHLO a\r\nMAIL FROM:<x@y>\r\nRC")
+    recorder.client(b"PT TO:<z@y>\r\n")
+    assert lines(recorder) == [("C", "EHLO a"), ("C", "MAIL FROM:<x@y>"), ("C", "RCPT TO:<z@y>")]
+
+
+def test_data_is_summarised_and_commands_after_it_are_kept() -> None:
+    recorder = TranscriptRecorder()
+    recorder.server("354 go ahead")
+    recorder.client(b"Subject: x\r\n\r\nbody\r\n")
+    recorder.client(b".\r\nQUIT\r\n")
+    assert lines(recorder)[1:] == [("C", "<DATA 20 bytes>"), ("C", "QUIT")]
+
+
+def test_terminator_split_across_chunks_is_found() -> None:
+    recorder = TranscriptRecorder()
+    recorder.server("354 go ahead")
+    for piece in (b"abc\r", b"\n.", b"\r", b"\nNOOP\r\n"):
+        recorder.client(piece)
+    assert lines(recorder)[1:] == [("C", "<DATA 5 bytes>"), ("C", "NOOP")]
+
+
+def test_empty_data() -> None:
+    recorder = TranscriptRecorder()
+    recorder.server("354 go ahead")
+    recorder.client(b".\r\n")
+    assert lines(recorder)[-1] == ("C", "<DATA 0 bytes>")
+
+
+def test_auth_initial_response_and_challenge_answers_are_masked() -> None:
+    recorder = TranscriptRecorder()
+    recorder.client(b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+    recorder.client(b"AUTH LOGIN\r\n")
+    recorder.server("334 VXNlcm5hbWU6")
+    recorder.client(b"YWxpY2U=\r\n")
+    recorder.server("334 UGFzc3dvcmQ6")
+    recorder.client(b"c2VjcmV0\r\n")
+    recorder.server("235 2.7.0 Authentication successful")
+    recorder.client(b"NOOP\r\n")
+    client = [line for d, line in lines(recorder) if d == "C"]
+    assert client == [f"AUTH PLAIN {MASK}", "AUTH LOGIN", MASK, MASK, "NOOP"]
+
+
+def test_auth_cancel_is_not_masked() -> None:
+    recorder = TranscriptRecorder()
+    recorder.server("334 ")
+    recorder.client(b"*\r\n")
+    assert lines(recorder)[-1] == ("C", "*")
+
+
+def test_transcript_is_capped() -> None:
+    recorder = TranscriptRecorder(max_lines=3)
+    recorder.client(b"NOOP\r\n" * 10)
+    assert len(recorder.lines) == 3
+    assert recorder.truncated
+
+
+def test_huge_line_is_shortened() -> None:
+    recorder = TranscriptRecorder()
+    recorder.client(b"X" * 10000 + b"\r\n")
+    assert len(recorder.lines[0].line) < 2100
+    assert recorder.lines[0].line.endswith("<10000 chars>")
+
+
+def test_multiline_reply_is_one_line_each() -> None:
+    recorder = TranscriptRecorder()
+    recorder.server("250-first\r\n250 second")
+    assert lines(recorder) == [("S", "250-first"), ("S", "250 second")]
+
+
+def test_end_data_returns_to_commands() -> None:
+    recorder = TranscriptRecorder()
+    recorder.server("354 go ahead")
+    recorder.client(b"x\n.\n")
+    assert recorder.data_tail_endswith((b"\n.\n",))
+    recorder.end_data()
+    recorder.client(b"QUIT\r\n")
+    assert lines(recorder)[-2:] == [("C", "<DATA 4 bytes>"), ("C", "QUIT")]
