@@ -84,7 +84,7 @@ def _addresses(msg: EmailPart, name: str, warnings: Warnings) -> tuple[Address, 
             warnings.add("header-error", f"{name}: could not parse every address in {value!r:.100}")
         for display, addr in named:
             display = decode_header_text(name, display, warnings).strip() if display else ""
-            found.append(Address(display, addr))
+            found.append(Address(printable(display), printable(addr)))
     return tuple(found)
 
 
@@ -131,7 +131,6 @@ def summarize(
     """
     warnings = Warnings(extra_warnings)
     msg, failure = parse(raw)
-    nodes = walk(msg, warnings)
 
     subjects = _values(msg, "subject")
     subject = decode_header_text("Subject", subjects[0], warnings).strip() if subjects else ""
@@ -147,6 +146,7 @@ def summarize(
     if _values(msg, "bcc"):
         warnings.add("bcc-header", "the message data carries a Bcc header, which senders should remove")
 
+    nodes = walk(msg, warnings)
     roles = classify(nodes)
     check_content_ids(nodes, warnings)
     body = text_of(roles.text, warnings, _TEXT_SCAN_BYTES) if roles.text else ""
@@ -200,7 +200,7 @@ def parse_full(summary: MessageSummary, raw: bytes) -> Message:
     msg, failure = parse(raw)
     nodes = walk(msg, warnings)
     headers = tuple(
-        (name, decode_header_text(name, value, warnings, structured=True))
+        (name, printable(decode_header_text(name, value, warnings, structured=True)))
         for name, value in attempt(msg.items, list[tuple[str, str]](), "headers", warnings)
     )
     roles = classify(nodes)
@@ -227,7 +227,8 @@ def parse_full(summary: MessageSummary, raw: bytes) -> Message:
 def part_content(raw: bytes, part_id: str) -> tuple[str, str | None, bytes] | None:
     """``(content_type, filename, decoded bytes)`` of one part, or None when there is no such part.
 
-    A multipart's content is the part as it would be sent (headers and body).
+    A ``message/*`` part's content is the embedded message; a multipart's is the part as it would be
+    sent (its headers and body).
     """
     if not _PART_ID.fullmatch(part_id):
         return None
@@ -251,9 +252,9 @@ def parse_email(raw: bytes) -> EmailMessage:
     return parsed if parsed is not None else EmailMessage(policy=SAFE_DEFAULT)
 
 
-def _try_parse(parse: Callable[[], object]) -> EmailMessage | None:
+def _try_parse(read: Callable[[], object]) -> EmailMessage | None:
     try:
-        parsed = parse()
+        parsed = read()
     except Exception:
         return None
     return parsed if isinstance(parsed, EmailMessage) else None

@@ -19,7 +19,14 @@ from email.message import Message as EmailPart
 from email.parser import BytesParser
 from typing import TypeVar
 
-from mailtrap_lite.mime_safe import READ_POLICY, Warnings, charset_known, decode_bytes, decode_header_text
+from mailtrap_lite.mime_safe import (
+    READ_POLICY,
+    Warnings,
+    collapse,
+    decode_bytes,
+    decode_header_text,
+    printable,
+)
 
 MAX_DEPTH = 64
 
@@ -85,9 +92,8 @@ def _filename(part: EmailPart, where: str, warnings: Warnings) -> str | None:
             continue
         if isinstance(value, tuple):  # RFC 2231: (charset, language, %-decoded text as Latin-1)
             charset, _language, text = value
-            if charset and not charset_known(charset):
-                warnings.add("charset-unknown", f"{where}: unknown charset {charset!r:.60} in {param}*")
-            name = decode_bytes(text.encode("latin-1", "replace"), charset or "utf-8", where, warnings)
+            data = text.encode("latin-1", "replace")
+            name = decode_bytes(data, charset or "utf-8", f"{where} {param}*", warnings)
         else:
             name = value
         name = decode_header_text(f"{where} {param}", name.strip(), warnings)
@@ -101,7 +107,7 @@ def _make_node(
     node = Node(part_id, part, depth, embedded, in_related)
     where = f"part {part_id}"
     ctype = attempt(part.get_content_type, "text/plain", where, warnings)
-    node.content_type = ctype.split("(")[0].strip() or "text/plain"  # compat32 keeps trailing comments
+    node.content_type = "".join(ctype.split("(")[0].split()) or "text/plain"  # compat32 keeps comments
     node.charset = attempt(part.get_content_charset, None, where, warnings)
     node.disposition = attempt(part.get_content_disposition, None, where, warnings)
     node.filename = attempt(lambda: _filename(part, where, warnings), None, where, warnings)
@@ -205,7 +211,7 @@ def text_of(node: Node, warnings: Warnings, limit: int | None = None) -> str:
 def _describe(defect: object) -> str:
     name = type(defect).__name__.removesuffix("Defect")
     words = _CAMEL.sub(" ", name).lower()
-    detail = str(defect)
+    detail = collapse(printable(str(defect)))
     return f"{words}: {detail[:120]}" if detail else words
 
 
