@@ -1,7 +1,8 @@
 """mailtrap-lite: a local fake SMTP server that keeps every message and the conversation that carried it."""
 
 from mailtrap_lite.app import MailServer
-from mailtrap_lite.config import Config, ConfigError
+from mailtrap_lite.config import Config
+from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.model import (
     Address,
     Attachment,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
@@ -11,32 +11,28 @@ from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import Query, parse_query, with_mailbox
 
 MAX_PAGE = 1000
+N = TypeVar("N", int, float)
+
+
+def _number_param(request: Request, name: str, default: N, *, low: N, high: N, kind: type[N], noun: str) -> N:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be {noun}, got {text!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
+    return value
 
 
 def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    text = request.query_params.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, got {text!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    return _number_param(request, name, default, low=low, high=high, kind=int, noun="a whole number")
 
 
 def float_param(request: Request, name: str, default: float, *, low: float, high: float) -> float:
-    text = request.query_params.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, got {text!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    return _number_param(request, name, default, low=low, high=high, kind=float, noun="a number")
 
 
 def paging(request: Request) -> tuple[int, int]:
