@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote
 
 from mailtrap_lite.model import Part
 
-__all__ = ["Preview", "content_security_policy", "content_ids", "render"]
+__all__ = ["Preview", "content_ids", "content_security_policy", "render"]
 
 _BASE_POLICY = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
 _STRICT_POLICY = _BASE_POLICY + "img-src 'self' data:; style-src 'unsafe-inline'; font-src data:"
@@ -134,7 +134,9 @@ class _Rewriter:
             kept.append(f"{url} {descriptor}".strip())
         return ", ".join(kept) if changed else None
 
-    def attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]] | None:
+    def attributes(
+        self, tag: str, attrs: list[tuple[str, str | None]]
+    ) -> list[tuple[str, str | None]] | None:
         """The tag's attributes rewritten, or None when nothing changes."""
         out: list[tuple[str, str | None]] = []
         changed = False
@@ -148,7 +150,8 @@ class _Rewriter:
             elif name == "style":
                 new_value = self.css(value)
             elif name == "srcset" and tag in _SRCSET_TAGS:
-                new_value = self.srcset(value) or value
+                rewritten = self.srcset(value)
+                new_value = value if rewritten is None else rewritten
             elif (
                 name == "background"
                 or name in _IMAGE_ATTRIBUTES.get(tag, ())
@@ -170,7 +173,8 @@ class _Rewriter:
 
 def _serialise(tag: str, attrs: list[tuple[str, str | None]], self_closing: bool) -> str:
     text = "".join(
-        f" {name}" if value is None else f' {name}="{html.escape(value, quote=True)}"' for name, value in attrs
+        f" {name}" if value is None else f' {name}="{html.escape(value, quote=True)}"'
+        for name, value in attrs
     )
     return f"<{tag}{text}{' /' if self_closing else ''}>"
 

@@ -297,7 +297,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
             "message.updated (a MessageSummary), message.deleted ({ids, reason?}), messages.cleared "
             "({ids}), session.ended (a Session without transcript), ping (every 20 s when idle), "
-            'and answers to the client: subscribed ({q}), error ({error}), pong. The client may send '
+            "and answers to the client: subscribed ({q}), error ({error}), pong. The client may send "
             '{"subscribe": "<query>"} to receive only the message.new events matching that query '
             '(null or "" for all), and {"type": "ping"}. A browser may connect only from this server\'s '
             "own origin (else the handshake is refused with 403). A client that falls too far behind "

@@ -130,9 +130,7 @@ class _Connection:
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
-            if isinstance(result, BaseException) and not isinstance(
-                result, (asyncio.CancelledError, *_Gone)
-            ):
+            if isinstance(result, BaseException) and not isinstance(result, (asyncio.CancelledError, *_Gone)):
                 raise result
         if self.subscription.overflowed:
             limit = self.subscription.queue.maxsize
