@@ -143,6 +143,9 @@ class _Rewriter:
         is_stylesheet = tag == "link" and any(
             name == "rel" and "stylesheet" in (value or "").lower().split() for name, value in attrs
         )
+        # Chromium fetches <link rel=prefetch> (and connects for preconnect) despite default-src 'none':
+        # no other kind of link is of any use in a preview, so it never keeps a remote href.
+        is_other_link = tag == "link" and not is_stylesheet
         for name, value in attrs:
             new_name, new_value = name, value
             if value is None:
@@ -162,6 +165,8 @@ class _Rewriter:
                     new_name = _BLOCKED_PREFIX + name.replace(":", "-")
                 elif replaced is not None:
                     new_value = replaced
+            elif is_other_link and name == "href" and is_remote(value):
+                new_name = _BLOCKED_PREFIX + name
             elif name in _CID_ATTRIBUTES:
                 new_value = self.cid_url(value) or value
             elif tag == "meta" and name == "http-equiv" and value.strip().lower() == "refresh":

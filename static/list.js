@@ -25,6 +25,7 @@ export class MessageList {
     this.inflight = new Map(); // page index -> generation being fetched
     this.generation = 0;
     this.activeIndex = -1;
+    this.pendingOpen = -1;
     this.selectedId = null;
     this.frame = 0;
     this.refreshTimer = null;
@@ -93,6 +94,7 @@ export class MessageList {
       this.unread = result.unread;
       this.loaded = true;
       this.onCounts(this.total, this.unread, null);
+      this.openPending();
       this.scheduleRender();
     } catch (error) {
       if (query === this.query) this.onError(error);
@@ -213,15 +215,23 @@ export class MessageList {
     this.activeIndex = index;
     this.scrollToIndex(index);
     const item = this.itemAt(index);
+    // A row far away (End, PageDown) may not be loaded yet: open it when its page arrives.
+    this.pendingOpen = open && !item ? index : -1;
     if (open && item) this.onOpen(item.id);
     this.render();
   }
 
+  openPending() {
+    const item = this.pendingOpen >= 0 ? this.itemAt(this.pendingOpen) : null;
+    if (item) {
+      this.pendingOpen = -1;
+      this.onOpen(item.id);
+    }
+  }
+
   move(delta) {
     const from = this.activeIndex < 0 ? (delta > 0 ? -1 : this.total) : this.activeIndex;
-    const next = Math.min(this.total - 1, Math.max(0, from + delta));
-    const item = this.itemAt(next);
-    this.activate(next, Boolean(item));
+    this.activate(Math.min(this.total - 1, Math.max(0, from + delta)), true);
   }
 
   scrollToIndex(index) {

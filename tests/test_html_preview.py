@@ -108,6 +108,14 @@ def test_with_remote_allowed_the_urls_stay_and_are_counted() -> None:
     assert "url(http://cdn.example/b.png)" in result.html
 
 
+@pytest.mark.parametrize("rel", ["prefetch", "preload", "dns-prefetch", "preconnect", "prerender", "icon"])
+@pytest.mark.parametrize("allow_remote", [False, True])
+def test_other_remote_links_never_keep_their_href(rel: str, allow_remote: bool) -> None:
+    result = preview(f'<link rel="{rel}" href="https://evil.example/x">', allow_remote=allow_remote)
+    assert not [url for url in fetched_urls(result.html) if "example/" in url], result.html
+    assert (result.blocked, result.remote) == (0, 0)
+
+
 def test_links_and_local_urls_are_not_counted() -> None:
     source = '<a href="https://example.com/verify">verify</a><img src="data:image/png;base64,AAAA">'
     result = preview(source)

@@ -41,6 +41,8 @@ async def get_html(request: Request) -> Response:
         "Content-Security-Policy": html_preview.content_security_policy(allow_remote=allow_remote),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
+        # Hostnames in links would otherwise be resolved ahead of a click, telling the sender's DNS.
+        "X-DNS-Prefetch-Control": "off",
         "Cache-Control": "no-store",
         "X-Blocked-Remote": str(preview.blocked),
         "X-Remote-Content": str(preview.remote),

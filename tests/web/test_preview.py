@@ -41,6 +41,7 @@ def test_preview_is_served_with_the_sandbox_csp(api: httpx.Client, html_id: str)
     assert response.headers["content-security-policy"] == STRICT_CSP
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-dns-prefetch-control"] == "off"
     assert response.headers["x-blocked-remote"] == "1"
     assert "tracker.example" not in response.text.replace('data-remote-src="https://tracker.example', "")
     assert "<p>Hello</p>" in response.text
