@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -139,3 +141,19 @@ def test_an_idle_connection_is_pinged(server: MailServer, monkeypatch: pytest.Mo
     monkeypatch.setattr(ws, "PING_INTERVAL", 0.1)
     with connect(ws_url(server)) as client:
         assert next_frame(client, "ping", timeout=5)["data"] is None
+
+
+def test_the_readme_example_runs(server: MailServer, smtp_address: tuple[str, int]) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Live events") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", section.index("```python"))]
+    code = code.replace("ws://127.0.0.1:8025", ws_url(server).removesuffix("/api/ws"))
+    printed: list[str] = []
+    runner = threading.Thread(target=exec, args=(code, {"print": printed.append}), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    # The example subscribes before it listens: keep sending until it has seen one.
+    while runner.is_alive() and time.monotonic() < deadline:
+        send(smtp_address, simple_message(subject="from the README").as_bytes())
+        runner.join(0.2)
+    assert printed == ["from the README"]
