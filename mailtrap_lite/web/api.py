@@ -68,7 +68,8 @@ async def wait_messages(request: Request) -> Response:
         stored = event.subject
         return bool(matches(query, stored.summary, stored.body_text))
 
-    with mail.hub.subscribe(relevant) as subscription:
+    subscription = mail.hub.subscribe(relevant)
+    try:
         page = await mail.list_messages(query, count, 0)
         deadline = time.monotonic() + timeout
         while page.total < count:
@@ -86,7 +87,15 @@ async def wait_messages(request: Request) -> Response:
                     await subscription.get()
             except TimeoutError:
                 continue
+            # One listing answers a whole burst of arrivals, not one listing per message.
+            while not subscription.queue.empty():
+                subscription.queue.get_nowait()
+            if subscription.overflowed:  # the hub dropped us during a burst: listen afresh
+                subscription.close()
+                subscription = mail.hub.subscribe(relevant)
             page = await mail.list_messages(query, count, 0)
+    finally:
+        subscription.close()
     return JSONResponse(page_json(page.total, page.unread, page.messages))
 
 

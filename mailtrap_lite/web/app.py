@@ -6,7 +6,6 @@ import base64
 import binascii
 import hmac
 import logging
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -14,23 +13,15 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound
-from mailtrap_lite.web import api, openapi
+from mailtrap_lite.web import api, openapi, preview, ws
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.metrics import metrics
+from mailtrap_lite.web.ui import UIFiles, static_dir
 
 log = logging.getLogger("mailtrap_lite.web")
-
-
-def static_dir() -> Path:
-    """The UI's files: inside the installed package, or ``static/`` at the top of a source checkout."""
-    packaged = Path(__file__).resolve().parents[1] / "static"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "static"
 
 
 async def livez(request: Request) -> Response:
@@ -109,11 +100,13 @@ def create_app(ctx: WebContext) -> Starlette:
     middleware = [Middleware(BasicAuth, credentials=ctx.config.ui_auth)] if ctx.config.ui_auth else []
     routes = [
         *api.routes,
+        *preview.routes,
+        *ws.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        Mount("/", app=StaticFiles(directory=static_dir(), html=True, check_dir=False), name="ui"),
+        Mount("/", app=UIFiles(static_dir()), name="ui"),
     ]
     app = Starlette(
         routes=routes,

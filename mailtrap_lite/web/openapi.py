@@ -251,10 +251,16 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
     },
     "/api/messages/{id}/html": {
         "get": (
-            "The HTML body for the sandboxed preview; cid: images rewritten, remote content blocked "
-            "unless remote=1",
-            [_ID, {"name": "remote", "in": "query", "schema": {"type": "integer"}}],
-            {"200": {"description": "OK", "content": {"text/html": {}}}, **_404},
+            "The HTML body for the sandboxed preview, served with a strict Content-Security-Policy "
+            "(sandbox, no scripts, no remote fetches); cid: references rewritten to part URLs; remote "
+            "images and stylesheets blocked unless remote=1. X-Blocked-Remote says how many were "
+            "blocked, X-Remote-Content how many the HTML references.",
+            [_ID, {"name": "remote", "in": "query", "schema": {"enum": [0, 1], "default": 0}}],
+            {
+                "200": {"description": "OK", "content": {"text/html": {}}},
+                **_400,
+                "404": _json(_ref("Error"), "No such message, or it has no HTML body"),
+            },
         ),
     },
     "/api/messages/{id}/parts/{part_id}": {
@@ -283,6 +289,24 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             "One SMTP session with its transcript",
             [_SESSION_ID],
             {"200": _json(_ref("Session")), **_404},
+        ),
+    },
+    "/api/ws": {
+        "get": (
+            "Live events over a websocket (OpenAPI cannot describe the frames; they are JSON text). "
+            'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
+            "message.updated (a MessageSummary), message.deleted ({ids, reason?}), messages.cleared "
+            "({ids}), session.ended (a Session without transcript), ping (every 20 s when idle), "
+            "and answers to the client: subscribed ({q}), error ({error}), pong. The client may send "
+            '{"subscribe": "<query>"} to receive only the message.new events matching that query '
+            '(null or "" for all), and {"type": "ping"}. A browser may connect only from this server\'s '
+            "own origin (else the handshake is refused with 403). A client that falls too far behind "
+            "is closed with code 1013 and a reason, never allowed to slow SMTP down.",
+            [],
+            {
+                "101": {"description": "Switching Protocols: the websocket is open"},
+                "403": {"description": "Cross-origin handshake refused"},
+            },
         ),
     },
     "/api/stats": {"get": ("Counts, sizes, uptime, version, store kind", [], {"200": _json(_ref("Stats"))})},

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import pytest
 
 from mailtrap_lite.app import MailServer
+from mailtrap_lite.events import Event
 from mailtrap_lite.web import openapi
 from tests.e2e.helpers import reply_of, send, simple_message
 
@@ -167,3 +171,27 @@ def test_wait_times_out_with_408_listing_what_matched(api: httpx.Client) -> None
     response = api.get("/api/messages/wait", params={"q": "subject:never", "timeout": 0.2})
     assert response.status_code == 408
     assert "timed out" in response.json()["error"]
+
+
+def test_wait_survives_a_burst_that_overflows_its_subscription(
+    server: MailServer, smtp_address: tuple[str, int], api: httpx.Client
+) -> None:
+    server.hub.queue_size = 2
+    result: list[httpx.Response] = []
+    waiter = threading.Thread(
+        target=lambda: result.append(api.get("/api/messages/wait", params={"timeout": 20})), daemon=True
+    )
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while server.hub.subscriber_count == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert server.loop is not None
+    server.loop.call_soon_threadsafe(
+        lambda: [server.hub.publish(Event("message.new", None)) for _ in range(10)]
+    )
+    time.sleep(0.3)  # the waiter drains the burst, finds nothing stored, and must still be listening
+    deliver(smtp_address, "after the burst")
+    waiter.join(15)
+    assert result and result[0].status_code == 200
+    assert result[0].json()["messages"][0]["subject"] == "after the burst"

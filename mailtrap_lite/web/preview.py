@@ -1,0 +1,53 @@
+"""GET /api/messages/{id}/html: the HTML body for the UI's sandboxed preview frame (DESIGN §8)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mailtrap_lite import html_preview
+from mailtrap_lite.errors import BadRequest, NotFound
+from mailtrap_lite.web.context import context
+
+# html.parser handles a few MB per second: keep big bodies off the event loop that also serves SMTP.
+RENDER_OFF_LOOP_CHARS = 128 * 1024
+
+
+def _allow_remote(request: Request) -> bool:
+    value = request.query_params.get("remote", "0")
+    if value not in ("0", "1"):
+        raise BadRequest(f"remote must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+async def get_html(request: Request) -> Response:
+    allow_remote = _allow_remote(request)
+    message = await context(request).service.message(request.path_params["id"])
+    if message.html is None:
+        raise NotFound(f"message {message.summary.id!r} has no HTML body")
+    cids = html_preview.content_ids(message.parts)
+
+    def render() -> html_preview.Preview:
+        assert message.html is not None
+        return html_preview.render(
+            message.html, message_id=message.summary.id, cids=cids, allow_remote=allow_remote
+        )
+
+    preview = await asyncio.to_thread(render) if len(message.html) > RENDER_OFF_LOOP_CHARS else render()
+    headers = {
+        "Content-Security-Policy": html_preview.content_security_policy(allow_remote=allow_remote),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        # Hostnames in links would otherwise be resolved ahead of a click, telling the sender's DNS.
+        "X-DNS-Prefetch-Control": "off",
+        "Cache-Control": "no-store",
+        "X-Blocked-Remote": str(preview.blocked),
+        "X-Remote-Content": str(preview.remote),
+    }
+    return Response(preview.html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+routes = [Route("/api/messages/{id}/html", get_html, methods=["GET"])]

@@ -1,0 +1,154 @@
+"""/api/ws: the hub's events as JSON frames ``{"type": ..., "data": ...}`` (DESIGN §4).
+
+Three tasks per connection: one sends events (and a ping when idle), one receives (so a client that
+leaves is noticed at once — DESIGN §8 — and so it can send ``{"subscribe": "<query>"}``), and one waits
+for the hub to drop the subscription because the client fell behind, which closes it with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
+
+from mailtrap_lite.events import Event, Subscription
+from mailtrap_lite.search import Query, QueryError, matches, parse_query
+from mailtrap_lite.web.context import context
+
+PING_INTERVAL = 20.0
+CLOSE_TIMEOUT = 2.0
+# RFC 6455 §7.4.1 1008 "policy violation"; 1013 "try again later" (IANA registry) for a client too slow.
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+MAX_CLIENT_FRAME = 64 * 1024
+
+_Gone = (WebSocketDisconnect, WebSocketDisconnected, OSError)
+
+
+def origin_allowed(headers: Headers) -> bool:
+    """A browser page may connect only from our own origin: no cross-site websocket hijacking.
+
+    Clients that are not browsers send no Origin and are let in (basic auth, when on, still applies).
+    """
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    host = headers.get("host", "")
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+
+
+@dataclass(slots=True)
+class Filter:
+    """The client's ``subscribe`` query: it narrows ``message.new`` only; every other event passes."""
+
+    query: Query | None = None
+
+    def accept(self, event: Event) -> bool:
+        if event.type != "message.new" or self.query is None:
+            return True
+        stored = event.subject
+        return stored is None or matches(self.query, stored.summary, stored.body_text)
+
+
+def frame(kind: str, data: Any) -> str:
+    return json.dumps({"type": kind, "data": data}, separators=(",", ":"))
+
+
+def client_request(text: str, current: Filter) -> str:
+    """Apply one client frame to the filter; returns the frame to answer with."""
+    try:
+        request = json.loads(text)
+    except ValueError:
+        return frame("error", {"error": "frames must be JSON objects"})
+    if not isinstance(request, dict):
+        return frame("error", {"error": "frames must be JSON objects"})
+    if request.get("type") == "ping":
+        return frame("pong", None)
+    if "subscribe" not in request:
+        return frame("error", {"error": 'unknown request; send {"subscribe": "<query>"}'})
+    text_query = request["subscribe"]
+    if text_query is not None and not isinstance(text_query, str):
+        return frame("error", {"error": "subscribe takes a query string (or null for everything)"})
+    try:
+        query = parse_query(text_query)
+    except QueryError as error:
+        return frame("error", {"error": str(error), "subscribe": text_query})
+    current.query = query if query else None
+    return frame("subscribed", {"q": text_query or ""})
+
+
+class _Connection:
+    def __init__(self, websocket: WebSocket, subscription: Subscription, current: Filter) -> None:
+        self.websocket = websocket
+        self.subscription = subscription
+        self.filter = current
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, text: str) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(text)
+
+    async def send_events(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(PING_INTERVAL):
+                    event = await self.subscription.get()
+            except TimeoutError:
+                await self.send(frame("ping", None))
+                continue
+            await self.send(frame(event.type, event.data))
+
+    async def receive_requests(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None or len(text) > MAX_CLIENT_FRAME:
+                await self.send(frame("error", {"error": "send JSON text frames under 64 KiB"}))
+                continue
+            await self.send(client_request(text, self.filter))
+
+    async def run(self) -> None:
+        tasks = {
+            asyncio.create_task(self.send_events()),
+            asyncio.create_task(self.receive_requests()),
+            asyncio.create_task(self.subscription.wakeup.wait()),
+        }
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, (asyncio.CancelledError, *_Gone)):
+                raise result
+        if self.subscription.overflowed:
+            limit = self.subscription.queue.maxsize
+            reason = f"client too slow: more than {limit} events behind; reconnect and reload"
+            with contextlib.suppress(*_Gone, TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.websocket.close(TRY_AGAIN_LATER, reason)
+
+
+async def events_socket(websocket: WebSocket) -> None:
+    if not origin_allowed(websocket.headers):
+        await websocket.close(POLICY_VIOLATION, "cross-origin websocket refused")
+        return
+    current = Filter()
+    with context(websocket).service.hub.subscribe(current.accept) as subscription:
+        # Subscribed before the handshake completes: nothing published after connect() returns is missed.
+        await websocket.accept()
+        await _Connection(websocket, subscription, current).run()
+
+
+routes = [WebSocketRoute("/api/ws", events_socket)]
