@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound
-from mailtrap_lite.web import api, openapi
+from mailtrap_lite.web import api, faults_api, openapi
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.metrics import metrics
 
@@ -109,6 +109,7 @@ def create_app(ctx: WebContext) -> Starlette:
     middleware = [Middleware(BasicAuth, credentials=ctx.config.ui_auth)] if ctx.config.ui_auth else []
     routes = [
         *api.routes,
+        *faults_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
