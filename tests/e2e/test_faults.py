@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
+import socket
+import ssl
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -11,10 +15,12 @@ import httpx
 import pytest
 
 from mailtrap_lite.app import MailServer
-from mailtrap_lite.config import Config, FaultSpec
+from mailtrap_lite.config import Config, FaultSpec, parse_fault
+from mailtrap_lite.faults import STAGES
 from tests.conftest import free_config
 from tests.e2e.helpers import needs_swaks, session_of, simple_message, swaks
 from tests.e2e.test_bad_input import raw_session
+from tests.test_cli import running, stop
 
 RAW = simple_message().as_bytes()
 
@@ -248,3 +254,71 @@ def test_bad_fault_rules_are_400(body: bytes, fragment: str, api: httpx.Client) 
     assert response.status_code == 400
     assert fragment in response.json()["error"]
     assert api.get("/api/faults").json() == before
+
+
+def test_command_line_faults_and_implicit_tls() -> None:
+    with socket.socket() as probe:  # the banner's SMTPS line is read by running(): choose the port here
+        probe.bind(("127.0.0.1", 0))
+        smtps_port = probe.getsockname()[1]
+    arguments = ("--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--tls-self-signed")
+    environ = {
+        "MAILTRAP_LITE_FAULT": "rcpt:550:bounce@*,data:451::1",
+        "MAILTRAP_LITE_SMTPS": f"127.0.0.1:{smtps_port}",
+    }
+    with running(*arguments, env=environ) as (process, _smtp, url):
+        faults = httpx.get(f"{url}/api/faults", timeout=10).json()["faults"]
+        assert [(f["stage"], f["code"], f["match"], f["times"]) for f in faults] == [
+            ("rcpt", 550, "bounce@*", None),
+            ("data", 451, None, 1),
+        ]
+        unverified = ssl.create_default_context()
+        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP_SSL("127.0.0.1", smtps_port, context=unverified, timeout=30) as client:
+            client.ehlo("x")
+            client.mail("app@example.com")
+            assert client.rcpt("bounce@example.com")[0] == 550
+            assert client.rcpt("ann@example.com")[0] == 250
+            assert client.data(RAW)[0] == 451
+        assert stop(process) == 0
+
+
+def test_readme_fault_examples_work(api: httpx.Client) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Fault rules") : readme.index("## Configuration")]
+    flags = re.findall(r"--fault '([^']+)'", section)
+    bodies = re.findall(r"-d '(\{[^']+\})'", section)
+    assert len(flags) == 3 and len(bodies) == 2
+    for flag in flags:
+        spec = parse_fault(flag)
+        add_fault(api, stage=spec.stage, code=spec.code, match=spec.match, times=spec.times)
+    for body in bodies:
+        assert api.post("/api/faults", content=body).status_code == 201
+    assert len(api.get("/api/faults").json()["faults"]) == 1 + len(flags) + len(bodies)
+
+
+def converse(address: tuple[str, int]) -> None:
+    """A session that passes every stage: connect, EHLO, AUTH, MAIL, RCPT, DATA."""
+    with smtplib.SMTP(*address, timeout=30) as client:
+        client.ehlo("client.example")
+        client.login("user", "pw")
+        client.sendmail("app@example.com", ["ann@example.com"], RAW)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_disconnect_at_every_stage(stage: str, smtp_address: tuple[str, int], api: httpx.Client) -> None:
+    rule = add_fault(api, stage=stage, action="disconnect")
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        converse(smtp_address)
+    session = session_of(api)
+    assert session["error"] == f"connection dropped by fault rule {rule['id']}"
+    assert session["transcript"][-1]["fault_id"] == rule["id"]
+    assert api.get("/api/messages").json()["total"] == 0
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_delay_at_every_stage(stage: str, smtp_address: tuple[str, int], api: httpx.Client) -> None:
+    rule = add_fault(api, stage=stage, action="delay", delay_ms=50, times=1)
+    converse(smtp_address)
+    assert api.get("/api/messages").json()["total"] == 1
+    notes = [line["line"] for line in session_of(api)["transcript"] if line["fault_id"] == rule["id"]]
+    assert notes == [f"<fault {rule['id']}: waiting 50 ms>"]

@@ -10,7 +10,7 @@ import pytest
 import trustme
 from cryptography import x509
 
-from mailtrap_lite.config import Config
+from mailtrap_lite.config import Config, build_config
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.smtp.tls import self_signed, server_context
 
@@ -61,3 +61,17 @@ def test_a_key_that_does_not_fit_is_a_config_error(tmp_path: Path) -> None:
     ca.issue_cert("other").private_key_pem.write_to_path(str(key))
     with pytest.raises(ConfigError, match="--tls-cert/--tls-key: cannot load"):
         server_context(Config(tls_cert=cert, tls_key=key))
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ({"smtps": "127.0.0.1:0"}, "need --tls-cert/--tls-key or --tls-self-signed"),
+        ({"require_tls": True}, "need --tls-cert/--tls-key or --tls-self-signed"),
+        ({"tls_self_signed": True, "tls_cert": __file__, "tls_key": __file__}, "cannot be combined"),
+        ({"tls_cert": __file__}, "go together"),
+    ],
+)
+def test_tls_options_that_cannot_work_are_refused(values: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        build_config(values, environ={})
