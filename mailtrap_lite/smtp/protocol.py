@@ -144,7 +144,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
     async def push(self, status: str | bytes) -> None:
         if self.transport is None or self.transport.is_closing():
             return  # the line is down (dropped by a fault, closed after a 421): nothing reaches the client
-        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
         fault_id = status.fault_id if isinstance(status, FaultReply) else None
         if not self._greeted:
             self._greeted = True
