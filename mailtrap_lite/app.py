@@ -20,8 +20,10 @@ import uvicorn
 from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.errors import MailtrapError
 from mailtrap_lite.events import EventHub
+from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
+from mailtrap_lite.smtp.tls import server_context
 from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.web.app import create_app
@@ -62,6 +64,7 @@ class MailServer:
     """The whole catcher. ``await serve()`` until stopped, or ``start()``/``stop()`` on a thread."""
 
     def __init__(self, config: Config | None = None) -> None:
+        """Raises ConfigError when the TLS material or the auth file cannot be used."""
         from mailtrap_lite import __version__
 
         self.config = config or Config()
@@ -71,7 +74,14 @@ class MailServer:
         self.service = MailService(
             self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
         )
-        self.smtp = SMTPHost(self.config, self.service)
+        self.faults = FaultEngine()
+        for spec in self.config.fault:
+            self.faults.add(spec.stage, spec.code, match=spec.match, times=spec.times)
+        tls = server_context(self.config)
+        self.tls_context = tls.context if tls else None
+        # The PEM a client can trust to verify the server (cafile/cadata), e.g. the self-signed one.
+        self.tls_certificate = tls.certificate_pem if tls else None
+        self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -93,15 +103,18 @@ class MailServer:
         except Exception as error:
             raise StartupError(f"cannot open the store: {error}") from error
         http_socket = self._bind_http()
+        listening = self.config.smtp
         try:
-            smtp_address = await self.smtp.listen(self.config.smtp)
+            smtp_address = await self.smtp.listen(listening)
             smtps_address = None
             if self.config.smtps is not None:
-                raise StartupError("--smtps is not available yet")
+                listening = self.config.smtps
+                smtps_address = await self.smtp.listen(listening, implicit_tls=self.tls_context)
         except OSError as error:
             http_socket.close()
-            raise StartupError(f"cannot listen for SMTP on {self.config.smtp}: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version)
+            await self.smtp.close()
+            raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
+        ctx = WebContext(self.service, self.config, self.version, self.faults)
         uv_config = uvicorn.Config(
             create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
         )

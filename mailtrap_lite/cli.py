@@ -77,8 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mailtrap-lite: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = MailServer(config)
     try:
+        server = MailServer(config)
         on_ready = None if config.quiet else lambda _: print(describe(server), flush=True)
         asyncio.run(server.serve(install_signal_handlers=True, on_ready=on_ready))
     except MailtrapError as error:

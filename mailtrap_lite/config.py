@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mailtrap_lite.errors import ConfigError
+from mailtrap_lite.faults import STAGES
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -151,16 +152,13 @@ def parse_user_pass(text: str) -> tuple[str, str]:
     return user, password
 
 
-FAULT_STAGES = ("connect", "helo", "auth", "mail", "rcpt", "data")
-
-
 def parse_fault(text: str) -> FaultSpec:
     pieces = text.split(":")
     if len(pieces) < 2 or len(pieces) > 4:
         raise ConfigError(f"expected STAGE:CODE[:MATCH[:TIMES]], got {text!r}")
     stage = pieces[0].lower()
-    if stage not in FAULT_STAGES:
-        raise ConfigError(f"unknown fault stage {pieces[0]!r} (one of {', '.join(FAULT_STAGES)})")
+    if stage not in STAGES:
+        raise ConfigError(f"unknown fault stage {pieces[0]!r} (one of {', '.join(STAGES)})")
     if not pieces[1].isdigit() or not 400 <= int(pieces[1]) <= 599:
         raise ConfigError(f"fault code must be 400-599, got {pieces[1]!r}")
     match = pieces[2] if len(pieces) > 2 and pieces[2] not in ("", "*") else None
@@ -279,16 +277,7 @@ def build_config(values: Mapping[str, Any], environ: Mapping[str, str] | None = 
 
 
 # Options parsed and validated already, whose feature has not landed: refused rather than ignored.
-NOT_AVAILABLE_YET: tuple[str, ...] = (
-    "smtps",
-    "tls_cert",
-    "tls_self_signed",
-    "require_tls",
-    "auth_file",
-    "require_auth",
-    "db",
-    "fault",
-)
+NOT_AVAILABLE_YET: tuple[str, ...] = ("db",)
 
 
 def validate(config: Config) -> Config:

@@ -1,4 +1,5 @@
-"""aiosmtpd's SMTP protocol, extended: a transcript of every line, a chunked DATA reader, limits.
+"""aiosmtpd's SMTP protocol, extended: a transcript of every line, a chunked DATA reader, limits, AUTH
+(PLAIN, LOGIN, CRAM-MD5) against the host's credentials, and fault rules applied at each stage.
 
 aiosmtpd has no transcript hook, so inbound bytes are taken in ``data_received`` (decrypted after STARTTLS)
 and replies in ``push``. DATA is read in large chunks rather than line by line: only ``<CRLF>.<CRLF>``
@@ -11,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import secrets
+import time
 from typing import Any, Protocol
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupException
 from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 
 from mailtrap_lite import ids
+from mailtrap_lite.faults import FaultEngine, Stage
 from mailtrap_lite.model import AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo, utcnow
 from mailtrap_lite.smtp import replies
+from mailtrap_lite.smtp.credentials import CramMD5, Credentials, Proof
 from mailtrap_lite.smtp.transcript import DATA_END, TranscriptRecorder
 
 log = logging.getLogger("mailtrap_lite.smtp")
@@ -35,6 +40,9 @@ class SessionHost(Protocol):
     max_message_size: int
     max_recipients: int
     idle_timeout: float
+    require_auth: bool
+    credentials: Credentials
+    faults: FaultEngine
 
     async def deliver(
         self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
@@ -47,7 +55,16 @@ class SessionHost(Protocol):
 
     def session_ended(self, protocol: CatcherSMTP) -> None: ...
 
-    def authenticate(self, mechanism: str, username: str, password: bytes) -> bool: ...
+
+class FaultReply(str):
+    """A reply chosen by a fault rule: sent as it is, and marked in the transcript with the rule's id."""
+
+    fault_id: str
+
+    def __new__(cls, text: str, fault_id: str) -> FaultReply:
+        reply = super().__new__(cls, text)
+        reply.fault_id = fault_id
+        return reply
 
 
 class _Envelope(AiosmtpdEnvelope):  # type: ignore[misc]
@@ -69,6 +86,8 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         self._greeted = False
         self._in_helo = False
         self._last_reply = ""
+        self._peer_host = ""
+        self._auth_attempt: AuthInfo | None = None
         super().__init__(
             host,
             hostname=host.hostname,
@@ -76,7 +95,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
             data_size_limit=host.max_message_size,
             enable_SMTPUTF8=True,
             auth_require_tls=False,
-            authenticator=self._authenticate_any,
+            authenticator=self._authenticator,
             timeout=host.idle_timeout,
             **kwargs,
         )
@@ -95,6 +114,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
             return
         peer = transport.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self._peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.record = Session(id=ids.new_id(), peer=peer_text, started_at=utcnow())
         if transport.get_extra_info("sslcontext") is not None:
             self._record_tls(transport)
@@ -122,27 +142,92 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         super().data_received(data)
 
     async def push(self, status: str | bytes) -> None:
-        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        if self.transport is None or self.transport.is_closing():
+            return  # the line is down (dropped by a fault, closed after a 421): nothing reaches the client
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        fault_id = status.fault_id if isinstance(status, FaultReply) else None
+        if not self._greeted:
+            self._greeted = True
+            answer = await self.fault("connect", self._peer_host)
+            if answer is not None:
+                self._refuse_all_but_quit()
+                await self.push(answer)
+                return
         # RFC 2034 §3: every reply carries an enhanced status code but the greeting and HELO/EHLO's.
-        if self._greeted and not self._in_helo:
+        elif fault_id is None and not self._in_helo:
             text = replies.with_enhanced_code(text)
-        self._greeted = True
         self._last_reply = text
-        self.transcript.server(text)
+        self.transcript.server(text, fault_id)
         await super().push(text)
 
     def _timeout_cb(self) -> None:
         self.close_with(replies.IDLE_TIMEOUT.format(host=self.hostname), "idle timeout")
 
-    def close_with(self, reply: str, reason: str) -> None:
-        """Answer with a final reply (e.g. 421) and close, without waiting for the client."""
+    def close_with(self, reply: str | None, reason: str, fault_id: str | None = None) -> None:
+        """Close without waiting for the client, after a final reply (e.g. 421) when one is given."""
         if self.transport is None or self.transport.is_closing():
             return
         if self.record is not None and self.record.error is None:
             self.record.error = reason
-        self.transcript.server(reply)
-        self.transport.write(reply.encode() + b"\r\n")
+        if reply is None:
+            self.transcript.note(reason, fault_id)
+        else:
+            self.transcript.server(reply, fault_id)
+            self.transport.write(reply.encode() + b"\r\n")
         self.transport.close()
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # aiosmtpd closes the connection itself; a client refusing our certificate is no server error.
+            reason = f"TLS handshake failed: {error.__cause__ or error}"
+            if self.record is not None and self.record.error is None:
+                self.record.error = reason
+            self.transcript.note(reason)
+            return ""
+        status: str = await super().handle_exception(error)
+        return status
+
+    # --- fault rules ------------------------------------------------------------------------------------
+
+    async def fault(self, stage: Stage, *arguments: str) -> FaultReply | None:
+        """Apply the first fault rule that fires here.
+
+        Returns None to go on as usual (no rule fired, or a delay is over), else the reply to send instead
+        of the usual one. After a disconnect or a 421 the line is down and that reply is never sent.
+        """
+        firing = self.host.faults.fire(stage, *arguments)
+        if firing is None:
+            return None
+        rule = firing.rule
+        if rule.delay_ms:
+            self.transcript.note(f"fault {rule.id}: waiting {rule.delay_ms} ms", rule.id)
+            # The client waits for us meanwhile: that is not idleness.
+            self._reset_timeout(self._timeout_duration + rule.delay_ms / 1000)
+            await asyncio.sleep(rule.delay_ms / 1000)
+        if rule.action == "delay":
+            return None
+        if rule.action == "disconnect":
+            self.close_with(None, f"connection dropped by fault rule {rule.id}", rule.id)
+        elif rule.code == 421:
+            # RFC 5321 §3.8: a 421 reply closes the transmission channel.
+            self.close_with(rule.reply, f"closed by fault rule {rule.id}", rule.id)
+        return FaultReply(rule.reply, rule.id)
+
+    async def _answered_by_fault(self, stage: Stage, *arguments: str) -> bool:
+        answer = await self.fault(stage, *arguments)
+        if answer is None:
+            return False
+        await self.push(answer)
+        return True
+
+    def _refuse_all_but_quit(self) -> None:
+        # RFC 5321 §3.1: after a refusing greeting the server waits for QUIT and answers all else 503.
+        self._smtp_methods = {
+            name: method if name == "QUIT" else self._refuse for name, method in self._smtp_methods.items()
+        }
+
+    async def _refuse(self, arg: str | None) -> None:
+        await self.push(replies.CONNECTION_REFUSED)
 
     # --- commands ---------------------------------------------------------------------------------------
 
@@ -150,6 +235,8 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         return _Envelope()
 
     async def smtp_HELO(self, hostname: str) -> None:
+        if hostname and await self._answered_by_fault("helo", hostname):
+            return
         self._in_helo = True
         try:
             await super().smtp_HELO(hostname)
@@ -158,6 +245,8 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         self._record_helo(hostname)
 
     async def smtp_EHLO(self, hostname: str) -> None:
+        if hostname and await self._answered_by_fault("helo", hostname):
+            return
         self._in_helo = True
         try:
             await super().smtp_EHLO(hostname)
@@ -209,6 +298,12 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         await self.push(replies.START_DATA)
         raw = await self._read_data()
         if raw is None:
+            return
+        answer = await self.fault("data", envelope.mail_from or "", *envelope.rcpt_tos)
+        if answer is not None:
+            self.host.message_rejected("fault")
+            self._set_post_data_state()
+            await self.push(answer)
             return
         final = await self._store(raw, envelope)
         self._set_post_data_state()
@@ -291,15 +386,60 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
 
     # --- authentication ---------------------------------------------------------------------------------
 
-    def _authenticate_any(
+    async def check_auth_needed(self, caller_method: str) -> bool:
+        # aiosmtpd's auth_required warns when AUTH is allowed in plaintext, which a catcher wants.
+        if self.host.require_auth and not (self.session is not None and self.session.authenticated):
+            await self.push(replies.AUTH_REQUIRED)
+            return True
+        return False
+
+    async def auth_PLAIN(self, _: SMTP, args: list[str]) -> AuthResult:
+        return await self._conclude_auth(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: SMTP, args: list[str]) -> AuthResult:
+        return await self._conclude_auth(await super().auth_LOGIN(_, args))
+
+    async def auth_CRAM__MD5(self, _: SMTP, args: list[str]) -> AuthResult:
+        """RFC 2195: the client answers a challenge with its username and an HMAC-MD5 of it."""
+        if len(args) > 1:
+            await self.push(replies.AUTH_NO_INITIAL_RESPONSE)
+            return AuthResult(success=False, handled=True)
+        challenge = f"<{secrets.randbelow(10**12)}.{int(time.time())}@{self.hostname}>".encode()
+        answer = await self.challenge_auth(challenge)
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)  # challenge_auth has answered already
+        login, _space, digest = bytes(answer).rpartition(b" ")
+        if not login or not digest:
+            await self.push(replies.AUTH_CANNOT_SPLIT)
+            return AuthResult(success=False, handled=True)
+        proof = CramMD5(challenge, digest.decode("ascii", "replace"))
+        return await self._conclude_auth(self._verify("CRAM-MD5", login, proof))
+
+    def _authenticator(
         self, server: SMTP, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
-        username = auth_data.login.decode("utf-8", "replace")
-        if not self.host.authenticate(mechanism, username, auth_data.password):
+        return self._verify(mechanism, auth_data.login, auth_data.password)
+
+    def _verify(self, mechanism: str, login: bytes, proof: Proof) -> AuthResult:
+        username = login.decode("utf-8", "replace")
+        self._auth_attempt = AuthInfo(mechanism=mechanism, username=username)
+        if not self.host.credentials.verify(username, proof):
+            # handled=False with a message: aiosmtpd sends it (handled=True would leave the client hanging).
             return AuthResult(success=False, handled=False, message=replies.AUTH_INVALID)
-        if self.record is not None:
-            self.record.auth = AuthInfo(mechanism=mechanism, username=username)
-        # The password stays with aiosmtpd's session object only; it never reaches our records.
-        return AuthResult(success=True, auth_data=LoginPassword(auth_data.login, b""))
+        # The secret stays out of aiosmtpd's session object too.
+        return AuthResult(success=True, auth_data=LoginPassword(login, b""))
+
+    async def _conclude_auth(self, result: AuthResult) -> AuthResult:
+        """Apply an auth fault rule now that the username is known; record a successful login."""
+        attempt, self._auth_attempt = self._auth_attempt, None
+        if attempt is None:
+            return result  # the exchange ended before any credentials (bad base64, "*")
+        answer = await self.fault("auth", attempt.username)
+        if answer is not None:
+            await self.push(answer)
+            return AuthResult(success=False, handled=True)
+        if result.success and self.record is not None:
+            self.record.auth = attempt
+        return result

@@ -15,8 +15,15 @@ IDLE_TIMEOUT = "421 4.4.2 {host} Error: timeout exceeded"
 SHUTTING_DOWN = "421 4.3.2 {host} Service shutting down, closing connection"
 NEED_RCPT = "503 5.5.1 Error: need RCPT command"
 DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
+MAIL_OK = "250 2.1.0 Ok"
+RCPT_OK = "250 2.1.5 Ok"
 AUTH_OK = "235 2.7.0 Authentication successful"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+AUTH_REQUIRED = "530 5.7.0 Authentication required"  # RFC 4954 §6
+AUTH_NO_INITIAL_RESPONSE = "501 5.5.4 CRAM-MD5 takes no initial response"
+AUTH_CANNOT_SPLIT = "501 5.5.2 Can't split auth value"
+# RFC 5321 §3.1: after a refusing greeting, only QUIT.
+CONNECTION_REFUSED = "503 5.5.1 Error: this connection was refused, only QUIT is accepted"
 
 # Default enhanced codes for replies that aiosmtpd sends without one.
 _ENHANCED_BY_CODE = {

@@ -7,27 +7,50 @@ on the same event loop as the web server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 from typing import Any
 
 from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.model import Envelope, Session
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp import replies
+from mailtrap_lite.smtp.credentials import Credentials
 from mailtrap_lite.smtp.protocol import CatcherSMTP
 
 log = logging.getLogger("mailtrap_lite.smtp")
 
 
+def _not_login_data_deprecation(record: logging.LogRecord) -> bool:
+    # aiosmtpd 1.4 warns about its own deprecated attribute on every successful AUTH; nobody can act on it.
+    return not str(record.msg).startswith("Session.login_data is deprecated")
+
+
+logging.getLogger("mail.log").addFilter(_not_login_data_deprecation)
+
+
 class SMTPHost:
     """Implements ``SessionHost`` for every connection: settings, delivery, session bookkeeping."""
 
-    def __init__(self, config: Config, service: MailService) -> None:
+    def __init__(
+        self,
+        config: Config,
+        service: MailService,
+        faults: FaultEngine,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Raises ConfigError when the ``--auth-file`` cannot be used."""
         self.hostname = config.hostname
         self.max_message_size = config.max_message_size
         self.max_recipients = config.max_recipients
         self.idle_timeout = config.idle_timeout
+        self.require_auth = config.require_auth
+        self.require_tls = config.require_tls
+        self.credentials = Credentials.from_file(config.auth_file) if config.auth_file else Credentials()
+        self.faults = faults
+        self.tls_context = tls_context
         self.service = service
         self.connections: set[CatcherSMTP] = set()
         self._servers: list[asyncio.Server] = []
@@ -57,20 +80,42 @@ class SMTPHost:
         # RFC 2034: the protocol adds an enhanced status code to every reply it sends.
         return [*responses[:-1], "250-ENHANCEDSTATUSCODES", responses[-1]]
 
+    async def handle_MAIL(
+        self, server: CatcherSMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        # aiosmtpd calls this hook once the command is valid: a fault answers where a real policy would.
+        answer = await server.fault("mail", address)
+        if answer is not None:
+            return answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return replies.MAIL_OK
+
+    async def handle_RCPT(
+        self, server: CatcherSMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        answer = await server.fault("rcpt", address)
+        if answer is not None:
+            return answer
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return replies.RCPT_OK
+
     def message_rejected(self, reason: str) -> None:
         self.service.rejected += 1
 
-    def authenticate(self, mechanism: str, username: str, password: bytes) -> bool:
-        return True
-
-    def protocol_factory(self, tls_context: ssl.SSLContext | None = None) -> CatcherSMTP:
-        return CatcherSMTP(self, tls_context=tls_context)
+    def protocol_factory(self, implicit_tls: bool = False) -> CatcherSMTP:
+        if implicit_tls:
+            # Encrypted from the first byte: no STARTTLS to offer or to require.
+            return CatcherSMTP(self)
+        return CatcherSMTP(self, tls_context=self.tls_context, require_starttls=self.require_tls)
 
     async def listen(self, address: HostPort, *, implicit_tls: ssl.SSLContext | None = None) -> HostPort:
         """Start a listener; returns the address it is bound to (the real port when 0 was asked)."""
         loop = asyncio.get_running_loop()
+        factory = functools.partial(self.protocol_factory, implicit_tls=implicit_tls is not None)
         server = await loop.create_server(
-            self.protocol_factory, address.host, address.port, ssl=implicit_tls, reuse_address=True
+            factory, address.host, address.port, ssl=implicit_tls, reuse_address=True
         )
         self._servers.append(server)
         port = server.sockets[0].getsockname()[1]

@@ -50,9 +50,9 @@ class TranscriptRecorder:
             self._data_bytes = 0
             self._data_tail = b"\r\n"  # the CRLF that ended DATA counts for a terminator at the very start
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, fault_id: str | None = None) -> None:
         """A line that is neither sent nor received, e.g. why the connection ended."""
-        self._add("S", f"<{text}>")
+        self._add("S", f"<{text}>", fault_id)
 
     def data_tail_endswith(self, endings: tuple[bytes, ...]) -> bool:
         return self._in_data and self._data_tail.endswith(endings)

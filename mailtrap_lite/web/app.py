@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound
-from mailtrap_lite.web import api, openapi, preview, ws
+from mailtrap_lite.web import api, faults_api, openapi, preview, ws
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.metrics import metrics
 from mailtrap_lite.web.ui import UIFiles, static_dir
@@ -102,6 +102,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *api.routes,
         *preview.routes,
         *ws.routes,
+        *faults_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -1,12 +1,13 @@
-"""What every HTTP handler may reach: the service and the running configuration."""
+"""What every HTTP handler may reach: the service, the running configuration and the fault rules."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
 from mailtrap_lite.config import Config
+from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.service import MailService
 
 
@@ -15,6 +16,7 @@ class WebContext:
     service: MailService
     config: Config
     version: str
+    faults: FaultEngine = field(default_factory=FaultEngine)
 
 
 def context(connection: HTTPConnection) -> WebContext:

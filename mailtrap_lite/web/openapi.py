@@ -15,7 +15,7 @@ _ID = {
     "schema": {"type": "string"},
     "description": "A message id, or `latest` for the newest message.",
 }
-_SESSION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _PART_ID = {
     "name": "part_id",
     "in": "path",
@@ -185,6 +185,44 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "FaultRuleInput": {
+        "type": "object",
+        "required": ["stage"],
+        "properties": {
+            "stage": {"enum": ["connect", "helo", "auth", "mail", "rcpt", "data"]},
+            "action": {"enum": ["reply", "disconnect", "delay"], "default": "reply"},
+            "code": {
+                "type": "integer",
+                "minimum": 400,
+                "maximum": 599,
+                "description": "The reply code; required for action reply, not allowed otherwise.",
+            },
+            "enhanced": {"type": "string", "description": "RFC 3463 code, e.g. 5.1.1; a default per code."},
+            "message": {"type": "string", "description": "The reply text; a default per code."},
+            "match": {
+                "type": "string",
+                "description": "Case-insensitive glob on the stage's argument: the peer IP (connect), "
+                "the HELO name (helo), the username (auth), the sender (mail), the recipient (rcpt), "
+                "the sender or any recipient (data). Absent: every command of the stage.",
+            },
+            "times": {"type": "integer", "minimum": 1, "description": "Fire this often; absent: always."},
+            "delay_ms": {"type": "integer", "minimum": 0, "default": 0, "description": "Wait first."},
+        },
+    },
+    "FaultRule": {
+        "allOf": [
+            _ref("FaultRuleInput"),
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "reply": {"type": ["string", "null"], "description": "The reply line it sends."},
+                    "remaining": {"type": ["integer", "null"], "description": "Firings left; null: always."},
+                    "fired": {"type": "integer"},
+                },
+            },
+        ]
+    },
     "SessionList": {
         "type": "object",
         "properties": {
@@ -287,7 +325,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
     "/api/sessions/{id}": {
         "get": (
             "One SMTP session with its transcript",
-            [_SESSION_ID],
+            [_PATH_ID],
             {"200": _json(_ref("Session")), **_404},
         ),
     },
@@ -307,6 +345,37 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
                 "101": {"description": "Switching Protocols: the websocket is open"},
                 "403": {"description": "Cross-origin handshake refused"},
             },
+        ),
+    },
+    "/api/faults": {
+        "get": (
+            "The fault rules in force, in the order they are tried",
+            [],
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"faults": {"type": "array", "items": _ref("FaultRule")}},
+                    }
+                )
+            },
+        ),
+        "post": (
+            "Add a fault rule (JSON body: FaultRuleInput); answers the rule with its id",
+            [],
+            {"201": _json(_ref("FaultRule"), "Created"), **_400},
+        ),
+        "delete": (
+            "Remove every fault rule",
+            [],
+            {"200": _json({"type": "object", "properties": {"deleted": {"type": "integer"}}})},
+        ),
+    },
+    "/api/faults/{id}": {
+        "delete": (
+            "Remove one fault rule",
+            [_PATH_ID],
+            {"204": {"description": "Removed"}, "404": _json(_ref("Error"), "No such rule")},
         ),
     },
     "/api/stats": {"get": ("Counts, sizes, uptime, version, store kind", [], {"200": _json(_ref("Stats"))})},

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import smtplib
+import subprocess
+import time
+from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+
+from mailtrap_lite.app import MailServer
+from mailtrap_lite.config import Config
 
 
 def crlf(raw: bytes) -> bytes:
@@ -43,3 +55,44 @@ def reply_of(address: tuple[str, int], raw: bytes) -> tuple[int, bytes]:
         client.mail("app@example.com")
         client.rcpt("ann@example.com")
         return client.data(raw)
+
+
+@contextlib.contextmanager
+def serving(config: Config) -> Iterator[MailServer]:
+    """A MailServer with this configuration, for tests that need more than one setup."""
+    server = MailServer(config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def session_of(api: httpx.Client, message_id: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    """The newest session once it has ended (or the session of a message), with its transcript."""
+    if message_id is not None:
+        session: dict[str, Any] = api.get(f"/api/messages/{message_id}/session").json()
+        return session
+    deadline = time.monotonic() + timeout
+    while True:
+        sessions = api.get("/api/sessions").json()["sessions"]
+        if sessions and sessions[0]["ended_at"]:
+            latest: dict[str, Any] = sessions[0]
+            return latest
+        assert time.monotonic() < deadline, f"no ended session within {timeout}s: {sessions}"
+        time.sleep(0.02)
+
+
+def swaks(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["swaks", "--timeout", "30", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+needs_swaks = pytest.mark.skipif(
+    shutil.which("swaks") is None, reason="swaks is not installed (apt-get install swaks)"
+)

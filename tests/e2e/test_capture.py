@@ -63,7 +63,8 @@ def test_transcript_records_every_line_and_masks_auth(
     assert "s3cret" not in text and "czNjcmV0" not in text  # neither plain nor base64
     assert lines[0][0] == "S" and lines[0][1].startswith("220 ")
     assert ("C", "ehlo client.example") in lines
-    assert any(d == "C" and line.startswith("AUTH ") and line.endswith("****") for d, line in lines)
+    # smtplib's login() prefers CRAM-MD5: its answer to the challenge is masked like any secret.
+    assert ("C", "AUTH CRAM-MD5") in lines and ("C", "****") in lines
     assert ("C", "mail FROM:<app@example.com> size=" + line_size(lines)) in lines or any(
         line.lower().startswith("mail from:<app@example.com>") for _, line in lines
     )
