@@ -98,7 +98,7 @@ def test_bad_filters_are_clear_errors(mailbox: Mailbox) -> None:
     with pytest.raises(TypeError, match=r"unknown mail filter.*subjekt.*use to, from_"):
         mailbox.filter(subjekt="x")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="has_attachment takes a bool"):
-        mailbox.filter(has_attachment="yes")  # type: ignore[typeddict-item]
+        mailbox.filter(has_attachment="yes")  # type: ignore[arg-type]
     with pytest.raises(APIError, match=r"400: .*unknown field"):
         mailbox.filter(q="nosuchfield:x")
 

@@ -190,9 +190,9 @@ def test_unused_plugin_starts_nothing(pytester: pytest.Pytester) -> None:
             assert not [t for t in threading.enumerate() if t.name == "mailtrap-lite"]
         """,
     )
-    result = pytester.runpytest_subprocess(*args(), "--fixtures")
+    result = pytester.runpytest(*args(), "--fixtures")
     result.stdout.fnmatch_lines(["mailtrap_server*", "mailtrap*"])
-    result = pytester.runpytest_subprocess(*args(), "--markers")
+    result = pytester.runpytest(*args(), "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.mailtrap(faults=[[]...], *server_options): fault rules*"])
     result = pytester.runpytest_subprocess(*args())
     result.assert_outcomes(passed=1)
