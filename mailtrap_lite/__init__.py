@@ -1,20 +1,26 @@
 """mailtrap-lite: a local fake SMTP server that keeps every message and the conversation that carried it."""
 
-from mailtrap_lite.app import MailServer
-from mailtrap_lite.config import Config
-from mailtrap_lite.errors import ConfigError
-from mailtrap_lite.model import (
-    Address,
-    Attachment,
-    Envelope,
-    Message,
-    MessageSummary,
-    MessageWarning,
-    Part,
-    Recipient,
-    Session,
-    TranscriptLine,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailtrap_lite.app import MailServer
+    from mailtrap_lite.config import Config
+    from mailtrap_lite.errors import ConfigError
+    from mailtrap_lite.model import (
+        Address,
+        Attachment,
+        Envelope,
+        Message,
+        MessageSummary,
+        MessageWarning,
+        Part,
+        Recipient,
+        Session,
+        TranscriptLine,
+    )
 
 __version__ = "0.1.0"
 
@@ -34,3 +40,35 @@ __all__ = [
     "TranscriptLine",
     "__version__",
 ]
+
+_MODEL = (
+    "Address",
+    "Attachment",
+    "Envelope",
+    "Message",
+    "MessageSummary",
+    "MessageWarning",
+    "Part",
+    "Recipient",
+    "Session",
+    "TranscriptLine",
+)
+_HOMES = {
+    "MailServer": "mailtrap_lite.app",
+    "Config": "mailtrap_lite.config",
+    "ConfigError": "mailtrap_lite.errors",
+    **dict.fromkeys(_MODEL, "mailtrap_lite.model"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: the server pulls in uvicorn, starlette and aiosmtpd, and importing the pytest
+    # plugin (a submodule, hence this package) must cost nothing in suites that never use it.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -289,6 +289,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("--tls-cert and --tls-key go together")
     if config.tls_cert is not None and config.tls_self_signed:
         raise ConfigError("--tls-self-signed cannot be combined with --tls-cert/--tls-key")
-    if (config.smtps or config.require_tls) and not config.tls_enabled:
-        raise ConfigError("--smtps and --require-tls need --tls-cert/--tls-key or --tls-self-signed")
+    for name in ("smtps", "require_tls"):
+        if getattr(config, name) and not config.tls_enabled:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")
     return config

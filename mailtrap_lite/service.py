@@ -22,7 +22,7 @@ from mailtrap_lite.model import (
     to_json,
     utcnow,
 )
-from mailtrap_lite.search import Query
+from mailtrap_lite.search import Query, matches
 from mailtrap_lite.store.base import Retention, Store
 from mailtrap_lite.store.memory import snapshot
 
@@ -103,6 +103,43 @@ class MailService:
 
     async def list_messages(self, query: Query | None, limit: int, offset: int) -> Page:
         return await self.store.list_messages(query, limit=limit, offset=offset)
+
+    async def wait_matching(self, query: Query | None, count: int, timeout: float) -> tuple[Page, bool]:
+        """Wait until ``count`` messages match; woken by message.new events, never by sleeping.
+
+        Returns the newest ``count`` matches and whether there were enough before ``timeout`` seconds.
+        """
+
+        def relevant(event: Event) -> bool:
+            if event.type != "message.new" or query is None:
+                return event.type == "message.new"
+            stored = event.subject
+            return bool(matches(query, stored.summary, stored.body_text))
+
+        loop = asyncio.get_running_loop()
+        subscription = self.hub.subscribe(relevant)
+        try:
+            page = await self.list_messages(query, count, 0)
+            deadline = loop.time() + timeout
+            while page.total < count:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return page, False
+                try:
+                    async with asyncio.timeout(remaining):
+                        await subscription.get()
+                except TimeoutError:
+                    continue
+                # One listing answers a whole burst of arrivals.
+                while not subscription.queue.empty():
+                    subscription.queue.get_nowait()
+                if subscription.overflowed:  # the hub dropped us during a burst: listen afresh
+                    subscription.close()
+                    subscription = self.hub.subscribe(relevant)
+                page = await self.list_messages(query, count, 0)
+        finally:
+            subscription.close()
+        return page, True
 
     async def resolve_id(self, message_id: str) -> str:
         if message_id == "latest":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 from urllib.parse import quote
@@ -12,9 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailtrap_lite.errors import BadRequest
-from mailtrap_lite.events import Event
 from mailtrap_lite.model import Message, MessageSummary, to_json
-from mailtrap_lite.search import matches
 from mailtrap_lite.service import MailService, session_json
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.params import float_param, int_param, json_object, paging, query_param
@@ -60,42 +57,15 @@ async def wait_messages(request: Request) -> Response:
     query = query_param(request)
     count = int_param(request, "count", 1, low=1, high=1000)
     timeout = float_param(request, "timeout", 10.0, low=0.0, high=300.0)
-    mail = service(request)
-
-    def relevant(event: Event) -> bool:
-        if event.type != "message.new" or query is None:
-            return event.type == "message.new"
-        stored = event.subject
-        return bool(matches(query, stored.summary, stored.body_text))
-
-    subscription = mail.hub.subscribe(relevant)
-    try:
-        page = await mail.list_messages(query, count, 0)
-        deadline = time.monotonic() + timeout
-        while page.total < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return JSONResponse(
-                    {
-                        "error": f"timed out after {timeout:g}s: {page.total} of {count} messages matched",
-                        **page_json(page.total, page.unread, page.messages),
-                    },
-                    status_code=408,
-                )
-            try:
-                async with asyncio.timeout(remaining):
-                    await subscription.get()
-            except TimeoutError:
-                continue
-            # One listing answers a whole burst of arrivals, not one listing per message.
-            while not subscription.queue.empty():
-                subscription.queue.get_nowait()
-            if subscription.overflowed:  # the hub dropped us during a burst: listen afresh
-                subscription.close()
-                subscription = mail.hub.subscribe(relevant)
-            page = await mail.list_messages(query, count, 0)
-    finally:
-        subscription.close()
+    page, enough = await service(request).wait_matching(query, count, timeout)
+    if not enough:
+        return JSONResponse(
+            {
+                "error": f"timed out after {timeout:g}s: {page.total} of {count} messages matched",
+                **page_json(page.total, page.unread, page.messages),
+            },
+            status_code=408,
+        )
     return JSONResponse(page_json(page.total, page.unread, page.messages))
 
 

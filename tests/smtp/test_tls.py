@@ -66,8 +66,8 @@ def test_a_key_that_does_not_fit_is_a_config_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "fragment"),
     [
-        ({"smtps": "127.0.0.1:0"}, "need --tls-cert/--tls-key or --tls-self-signed"),
-        ({"require_tls": True}, "need --tls-cert/--tls-key or --tls-self-signed"),
+        ({"smtps": "127.0.0.1:0"}, "needs TLS material: --tls-cert/--tls-key or --tls-self-signed"),
+        ({"require_tls": True}, "needs TLS material: --tls-cert/--tls-key or --tls-self-signed"),
         ({"tls_self_signed": True, "tls_cert": __file__, "tls_key": __file__}, "cannot be combined"),
         ({"tls_cert": __file__}, "go together"),
     ],

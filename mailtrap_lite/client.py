@@ -1,0 +1,140 @@
+"""A small HTTP client for a running mailtrap-lite server (stdlib only: no runtime dependency).
+
+Every method answers the JSON of the HTTP API (DESIGN §4) as plain dicts, so the pytest plugin builds the
+same objects from it whether the server runs in-process or in a container. Basic-auth credentials may be
+given in the URL (``http://user:pass@host:8025``) for a server started with ``--ui-auth``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+__all__ = ["APIError", "MailtrapClient"]
+
+# A long-poll may take its whole timeout: the socket waits that long plus this margin.
+WAIT_MARGIN = 10.0
+
+
+class APIError(Exception):
+    """The server answered an error (``status`` is the HTTP status, 0 when it could not be reached)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status = status
+        self.message = message
+
+
+class MailtrapClient:
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        parts = urlsplit(url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+        self._auth: str | None = None
+        netloc = parts.netloc
+        if parts.username is not None:
+            credentials = f"{parts.username}:{parts.password or ''}".encode()
+            self._auth = "Basic " + base64.b64encode(credentials).decode()
+            netloc = netloc.rpartition("@")[2]
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"MailtrapClient({self.url!r})"
+
+    # --- transport ---------------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, object] | None = None,
+        body: object = None,
+        timeout: float | None = None,
+        answers: tuple[int, ...] = (),
+    ) -> tuple[int, bytes]:
+        """The status and body; an error status raises APIError unless it is one of ``answers``."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.url + path + ("?" + urlencode(query) if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self._auth is not None:
+            request.add_header("Authorization", self._auth)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                payload = error.read()
+            if error.code in answers:
+                return error.code, payload
+            raise APIError(error.code, _error_text(payload, error.reason)) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise APIError(0, f"cannot reach mailtrap-lite at {self.url}: {reason}") from None
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return json.loads(self._request(method, path, **kwargs)[1])
+
+    # --- the API -----------------------------------------------------------------------------------------
+
+    def search(self, q: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """``GET /api/messages``: ``{total, unread, count, messages}``, newest first."""
+        return dict(self._json("GET", "/api/messages", params={"q": q, "limit": limit, "offset": offset}))
+
+    def wait(self, q: str | None, count: int, timeout: float) -> tuple[dict[str, Any], bool]:
+        """``GET /api/messages/wait``: the newest matches, and whether ``count`` matched in time."""
+        status, payload = self._request(
+            "GET",
+            "/api/messages/wait",
+            params={"q": q, "count": count, "timeout": f"{timeout:.3f}"},
+            timeout=timeout + WAIT_MARGIN,
+            answers=(408,),
+        )
+        return json.loads(payload), status == 200
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/api/messages/{quote(message_id, safe='')}"))
+
+    def raw(self, message_id: str) -> bytes:
+        return self._request("GET", f"/api/messages/{quote(message_id, safe='')}/raw")[1]
+
+    def part(self, message_id: str, part_id: str) -> bytes:
+        path = f"/api/messages/{quote(message_id, safe='')}/parts/{quote(part_id, safe='')}"
+        return self._request("GET", path)[1]
+
+    def message_session(self, message_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/api/messages/{quote(message_id, safe='')}/session"))
+
+    def sessions(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """``GET /api/sessions``: ``{total, count, sessions}``, newest first, transcripts included."""
+        return dict(self._json("GET", "/api/sessions", params={"limit": limit, "offset": offset}))
+
+    def clear(self) -> None:
+        """Delete every message."""
+        self._request("DELETE", "/api/messages")
+
+    def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/faults``: the rule as stored, with its ``id``."""
+        return dict(self._json("POST", "/api/faults", body=rule))
+
+    def clear_faults(self) -> None:
+        """``DELETE /api/faults``; a server too old to have fault rules has none to clear."""
+        self._request("DELETE", "/api/faults", answers=(404, 405))
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._json("GET", "/api/stats"))
+
+
+def _error_text(payload: bytes, reason: object) -> str:
+    try:
+        message = json.loads(payload).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or reason)
