@@ -12,6 +12,7 @@ import time
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound
 from mailtrap_lite.events import Event, EventHub
+from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.model import (
     Envelope,
     Message,
@@ -58,6 +59,7 @@ class MailService:
         self.sessions_total = 0
         self.live_sessions: dict[str, Session] = {}
         self._added_since_prune = 0
+        self.loop_lag = LoopLag()
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
