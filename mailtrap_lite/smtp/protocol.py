@@ -252,13 +252,15 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
             self._set_post_data_state()
             await self.push(replies.TOO_BIG)
             return None
-        # Without the terminator's ".\r\n" (its CRLF ends the last line of the body).
-        content = b"".join(pieces)[:-3]
+        # Without the terminator's ".\r\n" (its CRLF ends the last line of the body), and without the CRLF
+        # of the DATA command put in front; joined once: for 10 MB every extra copy costs ~3 ms of the loop.
+        pieces[-1] = pieces[-1][:-3]
+        content = b"".join(pieces[1:]) if len(pieces) > 2 else pieces[-1]
         del pieces
         # RFC 5321 §4.5.2: a leading period on a line was added by the client; remove it.
-        if b"\r\n." in content:
-            content = content.replace(b"\r\n.", b"\r\n")
-        return content[2:]  # without the CRLF of the DATA command we put in front
+        if content.startswith(b"."):
+            content = content[1:]
+        return content.replace(b"\r\n.", b"\r\n")  # the same object when nothing is stuffed
 
     async def _reject_bare_lf_end(self) -> None:
         await self._reader.read(1 << 30)  # discard what is buffered of this DATA
