@@ -17,7 +17,31 @@ from dataclasses import dataclass, field
 SIZES = {"1KB": 1024, "50KB": 50 * 1024, "1MB": 1024 * 1024, "10MB": 10 * 1024 * 1024}
 KINDS = {"1KB": "text", "50KB": "html+text", "1MB": "attachment", "10MB": "attachment"}
 WORDS = tuple(
-    ["invoice", "order", "shipped", "welcome", "password", "reset", "account", "verify", "payment", "receipt", "weekly", "report", "meeting", "agenda", "project", "update", "release", "notes", "customer", "ticket", "support", "billing", "newsletter"]
+    [
+        "invoice",
+        "order",
+        "shipped",
+        "welcome",
+        "password",
+        "reset",
+        "account",
+        "verify",
+        "payment",
+        "receipt",
+        "weekly",
+        "report",
+        "meeting",
+        "agenda",
+        "project",
+        "update",
+        "release",
+        "notes",
+        "customer",
+        "ticket",
+        "support",
+        "billing",
+        "newsletter",
+    ]
 )
 
 

@@ -121,7 +121,7 @@ def _blind_copies(envelope: Envelope, named: Sequence[Address]) -> tuple[Address
 
 
 def _elidable(head: bytes) -> bool:
-    """Whether a part with these headers is base64 that summarize never decodes (not text, not a container)."""
+    """Whether a part with these headers is base64 that summarize never decodes (not text, no container)."""
     part = _HEAD_PARSER.parsebytes(head)
     return (
         part.get_content_maintype() not in ("text", "message", "multipart")

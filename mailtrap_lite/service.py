@@ -20,6 +20,7 @@ from mailtrap_lite.model import (
     Page,
     Session,
     StoredMessage,
+    json_fields,
     to_json,
     utcnow,
 )
@@ -187,7 +188,10 @@ class MailService:
 
 
 def session_json(session: Session, *, transcript: bool = True) -> dict[str, object]:
-    data: dict[str, object] = to_json(session)
-    if not transcript:
-        del data["transcript"]
-    return data
+    if transcript:
+        data: dict[str, object] = to_json(session)
+        return data
+    # A long session's transcript is thousands of lines: do not convert what is thrown away.
+    return {
+        name: to_json(getattr(session, attr)) for name, attr in json_fields(Session) if name != "transcript"
+    }

@@ -46,3 +46,49 @@ def test_a_terminator_look_alike_inside_a_line_does_not_end_data(
     with smtplib.SMTP(*smtp_address, timeout=30) as client:
         client.sendmail("a@example.com", ["b@example.com"], body)
     assert api.get("/api/messages/latest/raw").content == body
+
+
+PATHS = [
+    "<a@b>",
+    "<ann@example.com>",
+    "<A.B+tag@Sub.Example-1.COM>",
+    "<a@b> SIZE=1000 BODY=8BITMIME",
+    "<a@b>  SIZE=1",
+    "<a@b> SIZE=1\t",
+    "<a@b>SIZE=1",
+    "<a@b> (comment) SIZE=1",
+    "<a@b>(c) x",
+    "<a..b@c>",
+    "<.a@b>",
+    "<a.@b>",
+    "<a@b.>",
+    "<a@.b>",
+    "<a@-b>",
+    "<a@[1.2.3.4]>",
+    '<"quoted local"@b>',
+    "<@relay:a@b>",
+    "<>",
+    " <a@b>",
+    "a@b",
+    "<a@b",
+    "<a b@c>",
+    "<josé@exämple.com>",
+    "<{weird}!#$%&'*+/=?^_`|~-@b>",
+    "<a@b> SMTPUTF8",
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fast_address_parse_matches_aiosmtpd(path: str) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    from mailtrap_lite.smtp.protocol import CatcherSMTP
+
+    class Host:
+        hostname = "h"
+        max_message_size = 1000
+        max_recipients = 10
+        idle_timeout = 10.0
+
+    catcher = CatcherSMTP(Host())  # type: ignore[arg-type]
+    assert catcher._getaddr(path) == SMTP._getaddr(catcher, path)
