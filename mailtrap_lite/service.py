@@ -80,7 +80,7 @@ class MailService:
         self.received += 1
         self.received_bytes += len(raw)
         self._added_since_prune += 1
-        self.hub.publish(Event("message.new", to_json(stored.summary), stored))
+        self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
 
     def session_started(self, session: Session) -> None:
