@@ -90,7 +90,7 @@ class MailService:
     async def session_ended(self, session: Session) -> None:
         self.live_sessions.pop(session.id, None)
         await self.store.save_session(session)
-        self.hub.publish(Event("session.ended", session_json(session, transcript=False), session))
+        self.hub.publish_new("session.ended", lambda: session_json(session, transcript=False), session)
 
     async def prune(self) -> list[str]:
         """Apply retention; cheap when nothing was added since the last call."""
