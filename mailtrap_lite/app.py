@@ -128,6 +128,7 @@ class MailServer:
         port = http_socket.getsockname()[1]
         self.addresses = Addresses(smtp_address, HostPort(self.config.http.host, port), smtps_address)
         self._maintenance = asyncio.create_task(self._maintain())
+        self._loop_lag = asyncio.create_task(self.service.loop_lag.run())
         return self.addresses
 
     def _bind_http(self) -> socket.socket:
@@ -137,6 +138,10 @@ class MailServer:
             sock = socket.create_server((address.host, address.port), family=family, reuse_port=False)
         except OSError as error:
             raise StartupError(f"cannot listen for HTTP on {address}: {error.strerror}") from error
+        # asyncio turns Nagle off only on sockets created with proto=IPPROTO_TCP, which create_server's are
+        # not; accepted sockets inherit this. Without it every keep-alive response (uvicorn writes headers
+        # and body separately) and every second websocket frame waits ~40 ms for a delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         return sock
 
@@ -150,8 +155,9 @@ class MailServer:
 
     async def close(self) -> None:
         """Answer open SMTP sessions 421, stop the listeners and the web server, close the store."""
-        if getattr(self, "_maintenance", None) is not None:
-            self._maintenance.cancel()
+        for task in (getattr(self, "_maintenance", None), getattr(self, "_loop_lag", None)):
+            if task is not None:
+                task.cancel()
         await self.smtp.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True

@@ -66,6 +66,13 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    def publish_new(self, event_type: EventType, data: Callable[[], Any], subject: Any = None) -> None:
+        """Publish an event whose JSON is built only if someone listens (no tab open, no test waiting)."""
+        if not self._subscribers:
+            self.published += 1
+            return
+        self.publish(Event(event_type, data(), subject))
+
     def publish(self, event: Event) -> None:
         """Deliver to every subscriber that wants the event; must be called on the event loop."""
         self.published += 1

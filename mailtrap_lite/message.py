@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.message import Message as EmailPart
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -60,6 +60,11 @@ _PART_ID = re.compile(r"0|[1-9][0-9]{0,5}(?:\.[1-9][0-9]{0,5}){0,63}")
 _EMPTY_GROUP = re.compile(r"[^:@<>\"]*:\s*;?\s*")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_SKELETON_MIN_BYTES = 64 * 1024
+_LINE_BLOCK = (MAX_LINE_OCTETS + 1) // 2
+_SKELETON_HEAD_BYTES = 16 * 1024
+_BASE64_LINES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n"
+_HEAD_PARSER = BytesHeaderParser(policy=compat32)
 
 
 def _values(msg: EmailPart, name: str) -> list[str]:
@@ -115,6 +120,69 @@ def _blind_copies(envelope: Envelope, named: Sequence[Address]) -> tuple[Address
     return tuple(blind)
 
 
+def _elidable(head: bytes) -> bool:
+    """Whether a part with these headers is base64 that summarize never decodes (not text, no container)."""
+    part = _HEAD_PARSER.parsebytes(head)
+    return (
+        part.get_content_maintype() not in ("text", "message", "multipart")
+        and str(part.get("content-transfer-encoding", "")).strip().lower() == "base64"
+    )
+
+
+def skeleton(raw: bytes) -> bytes:
+    """``raw`` with the middle of every large base64 attachment cut out, for a faster summary.
+
+    The stdlib parser reads bodies line by line (~2 µs a line, 140,000 lines for 10 MB), yet summarize never
+    decodes a non-text part: it only counts it. Cutting whole base64 quanta from such a body leaves every
+    boundary, header and text body — everything summarize reads — exactly as it was, so the summary is the
+    same (a test checks this over the corpus). A region is cut only when it holds nothing but complete
+    CRLF-ended base64 lines; ``size`` and the protocol warnings always come from the real bytes.
+    """
+    if len(raw) < _SKELETON_MIN_BYTES:
+        return raw
+    kept: list[bytes] = []
+    start = 0
+    # Parts start after a line beginning with "--" (a boundary, RFC 2046 §5.1.1); base64 has no "-".
+    while start < len(raw):
+        nxt = raw.find(b"\n--", start)
+        end = len(raw) if nxt == -1 else nxt + 1
+        kept.append(_cut(raw, start, end))
+        if nxt == -1:
+            break
+        line_end = raw.find(b"\n", nxt + 1)
+        stop = len(raw) if line_end == -1 else line_end + 1
+        kept.append(raw[end:stop])
+        start = stop
+    return b"".join(kept) if len(kept) > 1 or kept[0] is not raw else raw
+
+
+def _cut(raw: bytes, start: int, end: int) -> bytes:
+    if end - start < _SKELETON_MIN_BYTES:
+        return raw[start:end]
+    head_end = raw.find(b"\r\n\r\n", start, end)
+    if head_end == -1 or head_end - start > _SKELETON_HEAD_BYTES or not _elidable(raw[start : head_end + 4]):
+        return raw[start:end]
+    # Keep a few lines after the header and the last two lines (where the padding is); cut between.
+    cut_from = head_end + 4
+    for _ in range(4):
+        cut_from = raw.find(b"\r\n", cut_from, end) + 2
+        if cut_from == 1:
+            return raw[start:end]
+    cut_to = raw.rfind(b"\r\n", cut_from, raw.rfind(b"\r\n", cut_from, end - 2)) + 2
+    region = raw[cut_from:cut_to]
+    crlf = region.count(b"\r\n")
+    if (
+        cut_to <= cut_from
+        or region.translate(None, _BASE64_LINES)
+        or region.count(b"\n") != crlf
+        or region.count(b"\r") != crlf
+        or b"\r\n\r\n" in region
+        or (len(region) - 2 * crlf) % 4
+    ):
+        return raw[start:end]
+    return raw[start:cut_from] + raw[cut_to:end]
+
+
 def summarize(
     raw: bytes,
     *,
@@ -130,7 +198,7 @@ def summarize(
     Attachment payloads are never decoded here, only counted; bodies are read up to a bounded prefix.
     """
     warnings = Warnings(extra_warnings)
-    msg, failure = parse(raw)
+    msg, failure = parse(skeleton(raw))
 
     subjects = _values(msg, "subject")
     subject = decode_header_text("Subject", subjects[0], warnings).strip() if subjects else ""
@@ -264,6 +332,16 @@ def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
+def _may_have_long_lines(raw: bytes) -> bool:
+    """False when no line can exceed MAX_LINE_OCTETS, checked without making a bytes object per line.
+
+    A line of 999 octets or more contains a whole aligned block of 499 octets without LF; when every such
+    block has an LF, every line is short. Splitting 10 MB into lines costs ~30 ms; this costs ~4.
+    """
+    find = raw.find
+    return any(find(b"\n", start, start + _LINE_BLOCK) == -1 for start in range(0, len(raw), _LINE_BLOCK))
+
+
 def scan_raw(raw: bytes, *, declared_8bitmime: bool) -> list[MessageWarning]:
     """Protocol-level problems of DATA bytes: bare LF/CR, over-long lines, undeclared 8-bit data."""
     found: list[MessageWarning] = []
@@ -285,7 +363,7 @@ def scan_raw(raw: bytes, *, declared_8bitmime: bool) -> list[MessageWarning]:
                 "bare-cr", f"{bare_cr} bare CR(s) not followed by LF, first on line {_line_of(raw, offset)}"
             )
         )
-    if len(raw) > MAX_LINE_OCTETS:
+    if len(raw) > MAX_LINE_OCTETS and _may_have_long_lines(raw):
         lengths = list(map(len, raw.splitlines()))
         long_lines = sum(map(MAX_LINE_OCTETS.__lt__, lengths))
         if long_lines:

@@ -173,14 +173,28 @@ class Page:
     messages: tuple[MessageSummary, ...]
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def json_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(JSON name, attribute) of a dataclass; dataclasses.fields() is too slow to call per object."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple((f.name.rstrip("_"), f.name) for f in dataclasses.fields(cls))
+    return found
+
+
 def to_json(value: Any) -> Any:
     """Turn model objects into JSON-ready values (datetimes as RFC 3339, ``from_`` as ``from``)."""
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, datetime):
         return rfc3339(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name.rstrip("_"): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: to_json(getattr(value, attr)) for name, attr in json_fields(type(value))}
     return value

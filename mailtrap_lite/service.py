@@ -12,6 +12,7 @@ import time
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound
 from mailtrap_lite.events import Event, EventHub
+from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.model import (
     Envelope,
     Message,
@@ -19,6 +20,7 @@ from mailtrap_lite.model import (
     Page,
     Session,
     StoredMessage,
+    json_fields,
     to_json,
     utcnow,
 )
@@ -58,6 +60,7 @@ class MailService:
         self.sessions_total = 0
         self.live_sessions: dict[str, Session] = {}
         self._added_since_prune = 0
+        self.loop_lag = LoopLag()
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
@@ -77,7 +80,7 @@ class MailService:
         self.received += 1
         self.received_bytes += len(raw)
         self._added_since_prune += 1
-        self.hub.publish(Event("message.new", to_json(stored.summary), stored))
+        self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
 
     def session_started(self, session: Session) -> None:
@@ -87,7 +90,7 @@ class MailService:
     async def session_ended(self, session: Session) -> None:
         self.live_sessions.pop(session.id, None)
         await self.store.save_session(session)
-        self.hub.publish(Event("session.ended", session_json(session, transcript=False), session))
+        self.hub.publish_new("session.ended", lambda: session_json(session, transcript=False), session)
 
     async def prune(self) -> list[str]:
         """Apply retention; cheap when nothing was added since the last call."""
@@ -222,7 +225,10 @@ class MailService:
 
 
 def session_json(session: Session, *, transcript: bool = True) -> dict[str, object]:
-    data: dict[str, object] = to_json(session)
-    if not transcript:
-        del data["transcript"]
-    return data
+    if transcript:
+        data: dict[str, object] = to_json(session)
+        return data
+    # A long session's transcript is thousands of lines: do not convert what is thrown away.
+    return {
+        name: to_json(getattr(session, attr)) for name, attr in json_fields(Session) if name != "transcript"
+    }

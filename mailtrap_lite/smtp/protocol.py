@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import secrets
 import time
 from typing import Any, Protocol
@@ -31,6 +32,12 @@ log = logging.getLogger("mailtrap_lite.smtp")
 READ_CHUNK_LIMIT = 256 * 1024  # the stream reader's limit: the largest piece DATA is read in
 BARE_LF_GRACE = 1.0  # seconds of silence after a bare-LF "\n.\n" before it is answered
 _BARE_LF_ENDINGS = (b"\n.\n", b"\n.\r\n", b"\r\n.\n")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# RFC 5321 §4.1.2 Path with a dot-atom local part and a plain domain, then nothing or " " and parameters.
+_PLAIN_PATH = re.compile(
+    rf"<(?P<address>{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
+    r"(?P<rest>(?: [A-Za-z0-9][!-~ ]*)?)\Z"
+)
 
 
 class SessionHost(Protocol):
@@ -265,16 +272,30 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
     async def smtp_RCPT(self, arg: str | None) -> None:
         envelope = self.envelope
         before = len(envelope.rcpt_tos)
-        address = self._rcpt_address(arg)
-        if address is not None and envelope.mail_from and before >= self.host.max_recipients:
-            await self.push(replies.TOO_MANY_RECIPIENTS)
-            envelope.replies.append(Recipient(address, 452, replies.TOO_MANY_RECIPIENTS[4:]))
-            return
+        if envelope.mail_from and before >= self.host.max_recipients:
+            address = self._rcpt_address(arg)
+            if address is not None:
+                await self.push(replies.TOO_MANY_RECIPIENTS)
+                envelope.replies.append(Recipient(address, 452, replies.TOO_MANY_RECIPIENTS[4:]))
+                return
         self._last_reply = ""
         await super().smtp_RCPT(arg)
-        if address is not None and envelope is self.envelope:
+        if envelope is not self.envelope:
+            return
+        # An accepted address is the one aiosmtpd appended; parse again only for a refused one.
+        address = envelope.rcpt_tos[-1] if len(envelope.rcpt_tos) > before else self._rcpt_address(arg)
+        if address is not None:
             reply = self._last_reply
             envelope.replies.append(Recipient(address, replies.reply_code(reply), reply[4:]))
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd parses every MAIL/RCPT address with email's full RFC 5322 parser, ~100 µs each: a quarter
+        # of a small message's cost. The everyday <dot-atom@domain> form is taken apart here instead, with
+        # exactly the result of the full parser (a test compares them); anything else goes to it.
+        plain = _PLAIN_PATH.match(arg)
+        if plain is None or self.local_part_limit:
+            return super()._getaddr(arg)  # type: ignore[no-any-return]
+        return plain["address"], plain["rest"][1:]
 
     def _rcpt_address(self, arg: str | None) -> str | None:
         if arg is None:
@@ -347,13 +368,15 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
             self._set_post_data_state()
             await self.push(replies.TOO_BIG)
             return None
-        # Without the terminator's ".\r\n" (its CRLF ends the last line of the body).
-        content = b"".join(pieces)[:-3]
+        # Without the terminator's ".\r\n" (its CRLF ends the last line of the body), and without the CRLF
+        # of the DATA command put in front; joined once: for 10 MB every extra copy costs ~3 ms of the loop.
+        pieces[-1] = pieces[-1][:-3]
+        content = b"".join(pieces[1:]) if len(pieces) > 2 else pieces[-1]
         del pieces
         # RFC 5321 §4.5.2: a leading period on a line was added by the client; remove it.
-        if b"\r\n." in content:
-            content = content.replace(b"\r\n.", b"\r\n")
-        return content[2:]  # without the CRLF of the DATA command we put in front
+        if content.startswith(b"."):
+            content = content[1:]
+        return content.replace(b"\r\n.", b"\r\n")  # the same object when nothing is stuffed
 
     async def _reject_bare_lf_end(self) -> None:
         await self._reader.read(1 << 30)  # discard what is buffered of this DATA

@@ -158,6 +158,7 @@ async def stats_data(ctx: WebContext) -> dict[str, Any]:
         "sessions_total": mail.sessions_total,
         "open_sessions": len(mail.live_sessions),
         "subscribers": mail.hub.subscriber_count,
+        "loop_lag_ms": mail.loop_lag.snapshot(),
     }
 
 

@@ -378,7 +378,13 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             {"204": {"description": "Removed"}, "404": _json(_ref("Error"), "No such rule")},
         ),
     },
-    "/api/stats": {"get": ("Counts, sizes, uptime, version, store kind", [], {"200": _json(_ref("Stats"))})},
+    "/api/stats": {
+        "get": (
+            "Counts, sizes, uptime, version, store kind, event-loop lag",
+            [],
+            {"200": _json(_ref("Stats"))},
+        )
+    },
     "/api/openapi.json": {"get": ("This document", [], {"200": _json({"type": "object"})})},
     "/livez": {"get": ("Liveness", [], {"200": _json({"type": "object"})})},
     "/readyz": {"get": ("Readiness: the store answers", [], {"200": _json({"type": "object"})})},

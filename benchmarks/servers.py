@@ -1,0 +1,125 @@
+"""The servers under test, each a subprocess on free ports, and what /proc says about them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Server:
+    """A running server process: ``kind`` is ``mailtrap-lite``, ``aiosmtpd`` or ``instant``."""
+
+    kind: str
+    db: bool = False
+    smtp_port: int = field(default_factory=free_port)
+    http_port: int | None = None
+    process: subprocess.Popen[bytes] | None = None
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def start(self) -> Server:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        if self.kind == "mailtrap-lite":
+            self.http_port = free_port()
+            command = [
+                sys.executable,
+                "-m",
+                "mailtrap_lite",
+                "--smtp",
+                f"127.0.0.1:{self.smtp_port}",
+                "--http",
+                f"127.0.0.1:{self.http_port}",
+                "--max-messages",
+                "1000000",
+                "--quiet",
+            ]
+            if self.db:
+                self._tmp = tempfile.TemporaryDirectory(prefix="mailtrap-bench-")
+                command += ["--db", str(Path(self._tmp.name) / "bench.db")]
+        else:
+            command = [sys.executable, str(HERE / "sink.py"), self.kind, str(self.smtp_port)]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+        deadline = time.monotonic() + 30
+        while not self._ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.kind} did not start: {command}")
+            time.sleep(0.05)
+        return self
+
+    def _ready(self) -> bool:
+        if not _listening(self.smtp_port):
+            return False
+        if self.http_port is None:
+            return True
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system time of the whole process, every thread included."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def status_kb(self, key: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    def peak_rss_mb(self) -> float:
+        return self.status_kb("VmHWM") / 1024
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
