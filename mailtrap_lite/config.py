@@ -286,7 +286,6 @@ NOT_AVAILABLE_YET: tuple[str, ...] = (
     "require_tls",
     "auth_file",
     "require_auth",
-    "db",
     "fault",
 )
 
