@@ -43,6 +43,8 @@ def _explain(path: Path, error: sqlite3.Error) -> str:
     text = str(error)
     if "not a database" in text:
         return f"{path} is not a usable SQLite database ({text}: corrupt, or another kind of file)"
+    if "malformed" in text:
+        return f"the database {path} is corrupt ({text})"
     if "unable to open" in text:
         return f"cannot open the database {path}: {text} (is its directory writable?)"
     if "readonly" in text:
@@ -93,6 +95,8 @@ class SQLiteStore:
         path = self.path
         if path.is_dir():
             raise StoreError(f"cannot use {path} as the database: it is a directory")
+        if not path.parent.exists():
+            raise StoreError(f"cannot create the database {path}: the directory {path.parent} does not exist")
         if not path.parent.is_dir():
             raise StoreError(f"cannot create the database {path}: {path.parent} is not a directory")
         opened: list[sqlite3.Connection] = []
