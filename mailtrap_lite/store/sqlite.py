@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailtrap_lite.errors import StoreError
-from mailtrap_lite.model import MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import MessageSummary, Page, Session, StoredMessage, TranscriptLine
 from mailtrap_lite.search import Query, required_substrings, sql_row_values, to_sql
 from mailtrap_lite.store.base import Retention, StoreStats
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
@@ -272,16 +272,21 @@ class SQLiteStore:
             db.execute("BEGIN")
             total = db.execute("SELECT sessions FROM counters").fetchone()[0]
             rows = db.execute(
-                "SELECT data FROM sessions ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
+                "SELECT seq, data FROM sessions ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
             ).fetchall()
+            sessions = [_load_session(db, seq, data) for seq, data in rows]
             db.execute("COMMIT")
-            return int(total), [session_from_json(row[0]) for row in rows]
+            return int(total), sessions
 
         return await self._read_side().run(read)
 
     async def get_session(self, session_id: str) -> Session | None:
-        row = await self._read_one("SELECT data FROM sessions WHERE id = ?", (session_id,))
-        return session_from_json(str(row[0])) if row else None
+        def read(db: sqlite3.Connection) -> Session | None:
+            db.execute("BEGIN")
+            row = db.execute("SELECT seq, data FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            return _load_session(db, row[0], row[1]) if row else None
+
+        return await self._read_side().run(read)
 
     # --- retention and statistics ------------------------------------------------------------------------
 
@@ -313,11 +318,27 @@ class SQLiteStore:
 
 
 def _save_session(db: sqlite3.Connection, session: Session) -> None:
-    db.execute(
+    seq = db.execute(
         "INSERT INTO sessions (id, delivered, data) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET delivered = excluded.delivered, data = excluded.data",
-        (session.id, int(bool(session.message_ids)), encode(session)),
+        "ON CONFLICT (id) DO UPDATE SET delivered = excluded.delivered, data = excluded.data RETURNING seq",
+        (session.id, int(bool(session.message_ids)), encode(dataclasses.replace(session, transcript=[]))),
+    ).fetchone()[0]
+    last = db.execute("SELECT max(n) FROM transcripts WHERE session_seq = ?", (seq,)).fetchone()[0]
+    start = 0 if last is None else last + 1
+    db.executemany(
+        "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (seq, n, line.t_ms, line.dir, line.line, line.fault_id)
+            for n, line in enumerate(session.transcript[start:], start)
+        ],
     )
+
+
+def _load_session(db: sqlite3.Connection, seq: int, data: str) -> Session:
+    rows = db.execute(
+        "SELECT t_ms, dir, line, fault_id FROM transcripts WHERE session_seq = ? ORDER BY n", (seq,)
+    )
+    return dataclasses.replace(session_from_json(data), transcript=[TranscriptLine(*row) for row in rows])
 
 
 def _oldest_beyond(

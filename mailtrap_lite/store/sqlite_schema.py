@@ -11,8 +11,10 @@ Tables (version 2):
   MessageSummary, the source of truth for what the API shows) and ``body_text`` last, so that scans over
   the small columns rarely read it.
 - ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
-- ``sessions``: codec JSON of each Session; ``delivered`` (it carried messages) and ``live`` (how many of
-  them are still stored) drive the pruning of sessions with their messages.
+- ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
+  ``live`` (how many of them are still stored) drive the pruning of sessions with their messages.
+- ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
+  and the transcript only grows, so each save appends the new lines instead of rewriting them all.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows.
 - ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches.
 """
@@ -63,8 +65,16 @@ CREATE TABLE sessions (
     delivered INTEGER NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE transcripts (
+    session_seq INTEGER NOT NULL, n INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL, dir TEXT NOT NULL, line TEXT NOT NULL, fault_id TEXT,
+    PRIMARY KEY (session_seq, n)
+) WITHOUT ROWID;
 CREATE TRIGGER messages_raw_deleted AFTER DELETE ON messages BEGIN
     DELETE FROM raw WHERE seq = old.seq;
+END;
+CREATE TRIGGER sessions_transcript_deleted AFTER DELETE ON sessions BEGIN
+    DELETE FROM transcripts WHERE session_seq = old.seq;
 END;
 """
 

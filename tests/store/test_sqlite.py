@@ -35,7 +35,11 @@ CREATE INDEX messages_session ON messages (session_id);
 CREATE TABLE raw (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE sessions (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, delivered INTEGER NOT NULL,
     data TEXT NOT NULL);
+CREATE TABLE transcripts (session_seq INTEGER NOT NULL, n INTEGER NOT NULL, t_ms INTEGER NOT NULL,
+    dir TEXT NOT NULL, line TEXT NOT NULL, fault_id TEXT, PRIMARY KEY (session_seq, n)) WITHOUT ROWID;
 CREATE TRIGGER messages_raw_deleted AFTER DELETE ON messages BEGIN DELETE FROM raw WHERE seq = old.seq; END;
+CREATE TRIGGER sessions_transcript_deleted AFTER DELETE ON sessions BEGIN
+    DELETE FROM transcripts WHERE session_seq = old.seq; END;
 PRAGMA user_version = 1;
 """
 

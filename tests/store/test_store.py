@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailtrap_lite.model import StoredMessage
+from mailtrap_lite.model import StoredMessage, TranscriptLine
 from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.search import sql_row_values
 from mailtrap_lite.store import MemoryStore, Retention, Store
@@ -135,6 +135,7 @@ def test_delete_matching_deletes_exactly_the_matches(make_store: StoreFactory) -
 
 def test_a_stored_session_is_a_snapshot(make_store: StoreFactory) -> None:
     session = new_session()
+    session.transcript += [TranscriptLine(0, "S", "220 hi"), TranscriptLine(1, "C", "EHLO client.example")]
     stored = new_message(session, 1)
     empty = new_session("s2")
 
@@ -142,8 +143,10 @@ def test_a_stored_session_is_a_snapshot(make_store: StoreFactory) -> None:
         await store.add(stored, session)
         session.message_ids.append("later")
         session.helo = "changed.example"
+        session.transcript.append(TranscriptLine(9, "C", "QUIT", "f1"))
         kept = await store.get_session("s1")
         assert kept is not None and kept.message_ids == ["m0001"] and kept.helo == "client.example"
+        assert [line.line for line in kept.transcript] == ["220 hi", "EHLO client.example"]
         await store.save_session(empty)
         await store.save_session(session)
         total, listed = await store.list_sessions()
