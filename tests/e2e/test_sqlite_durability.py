@@ -82,7 +82,9 @@ def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
         with httpx.Client(base_url=url, timeout=30) as api:
             latest = api.get("/api/messages/latest/session").json()
             print(latest["transcript"][:5], len(latest["transcript"]), latest.get("transcript_truncated"))
-            assert any(line["line"].lower().startswith("ehlo sender.example") for line in latest["transcript"])
+            assert any(
+                line["line"].lower().startswith("ehlo sender.example") for line in latest["transcript"]
+            )
         assert stop(process) == 0
 
 
