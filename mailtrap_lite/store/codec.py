@@ -12,61 +12,64 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, TypeVar, Union
 
 from mailtrap_lite.model import MessageSummary, Session
 
 T = TypeVar("T")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+def _same(value: Any) -> Any:
     return value
+
+
+Convert = Callable[[Any], Any]
+
+
+@cache
+def _codec(kind: Any) -> tuple[Convert, Convert]:
+    """The (to JSON-ready, from JSON) functions for values of the type ``kind``, built once per type."""
+    origin = typing.get_origin(kind)
+    if origin in (Union, types.UnionType):
+        (inner,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        to_plain, from_plain = _codec(inner)
+        return (
+            lambda value: None if value is None else to_plain(value),
+            lambda value: None if value is None else from_plain(value),
+        )
+    if origin in (tuple, list):
+        to_plain, from_plain = _codec(typing.get_args(kind)[0])
+        if to_plain is _same and from_plain is _same:
+            return list, origin
+        return (lambda value: [to_plain(v) for v in value], lambda value: origin(map(from_plain, value)))
+    if kind is datetime:
+        return datetime.isoformat, datetime.fromisoformat
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        fields = [(f.name, *_codec(hints[f.name])) for f in dataclasses.fields(kind)]
+        make: Any = kind
+        return (
+            lambda value: {name: to_plain(getattr(value, name)) for name, to_plain, _ in fields},
+            lambda value: make(
+                **{name: from_plain(value[name]) for name, _, from_plain in fields if name in value}
+            ),
+        )
+    return _same, _same  # str, int, bool, Literal
 
 
 def encode(value: object) -> str:
     """A model dataclass as compact JSON text."""
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
-
-
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _decode(kind: Any, value: Any) -> Any:
-    origin = typing.get_origin(kind)
-    if origin in (Union, types.UnionType):
-        if value is None:
-            return None
-        (inner,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
-        return _decode(inner, value)
-    if origin is tuple:
-        return tuple(_decode(typing.get_args(kind)[0], v) for v in value)
-    if origin is list:
-        return [_decode(typing.get_args(kind)[0], v) for v in value]
-    if origin is Literal:
-        return value
-    if kind is datetime:
-        return datetime.fromisoformat(value)
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        hints = _hints(kind)
-        known = {f.name for f in dataclasses.fields(kind)}
-        make: Any = kind
-        return make(**{name: _decode(hints[name], v) for name, v in value.items() if name in known})
-    return value
+    kind: Any = type(value)
+    return json.dumps(_codec(kind)[0](value), ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(cls: type[T], text: str) -> T:
     """The inverse of ``encode`` for the dataclass ``cls``."""
-    result: T = _decode(cls, json.loads(text))
+    kind: Any = cls
+    result: T = _codec(kind)[1](json.loads(text))
     return result
 
 

@@ -55,14 +55,18 @@ def _explain(path: Path, error: sqlite3.Error) -> str:
 
 
 def fts_match(query: Query) -> str | None:
-    """An FTS5 expression that every match of ``query`` satisfies (None when the index cannot help)."""
-    clauses = []
+    """An FTS5 expression that every match of ``query`` satisfies (None when the index cannot help).
+
+    The index has no positions, so a needle becomes the AND of trigrams it contains (every third one
+    and the last): a message holding the needle holds them all. Column filters need positions too, so a
+    field term asks for its trigrams anywhere in the message; the WHERE clause then decides."""
+    trigrams: dict[str, None] = {}
     for columns, needle in required_substrings(query):
         if len(needle) < _TRIGRAM or "\x00" in needle or not set(columns) <= set(FTS_COLUMNS):
             continue
-        phrase = '"' + needle.replace('"', '""') + '"'
-        clauses.append("{" + " ".join(columns) + "} : " + phrase)
-    return " AND ".join(clauses) or None
+        starts = [*range(0, len(needle) - _TRIGRAM + 1, _TRIGRAM), len(needle) - _TRIGRAM]
+        trigrams.update(dict.fromkeys(needle[i : i + _TRIGRAM] for i in starts))
+    return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams) or None
 
 
 def where_clause(query: Query) -> tuple[str, list[object]]:
