@@ -107,11 +107,12 @@ class SQLiteStore:
         try:
             writer = _connect(path)
             opened.append(writer)
+            # Migrating first checks whose file this is: a refused file is left exactly as it was.
+            migrate(writer, path)
             mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"cannot use WAL mode on {path} (got {mode!r})")
             writer.execute("PRAGMA synchronous = FULL")
-            migrate(writer, path)
             # Prove now that we can write, rather than at the first message.
             writer.execute("BEGIN IMMEDIATE")
             writer.execute("UPDATE counters SET one = 1")

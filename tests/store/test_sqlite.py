@@ -210,7 +210,9 @@ def test_a_database_of_another_program_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE invoices (n INTEGER)")
     db.close()
+    before = path.read_bytes()
     assert "not one that mailtrap-lite wrote" in _open_error(path)
+    assert path.read_bytes() == before
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
