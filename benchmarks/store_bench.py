@@ -152,6 +152,9 @@ async def bench(store: Store, messages: list[tuple[StoredMessage, Session]], wor
         stats = await store.stats()
         if stats.db_size is not None:
             rows.append(("database size", f"{stats.db_size / 2**20:,.0f} MiB", ""))
+        started = time.perf_counter()
+        cleared = await store.delete_matching(None)
+        rows.append((f"clear all {len(cleared)}", f"{(time.perf_counter() - started) * 1000:.0f}", ""))
         return rows
     finally:
         await store.close()

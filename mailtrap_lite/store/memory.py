@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 
 from mailtrap_lite.model import MessageSummary, Page, Session, StoredMessage
@@ -28,6 +29,7 @@ class MemoryStore:
         self._rows: dict[str, dict[str, object]] = {}
         self._sessions: dict[str, Session] = {}
         self._bytes = 0
+        self._unread = 0  # kept, not counted: the first page and the stats stay O(page) at 100k messages
 
     async def open(self) -> None:
         return None
@@ -39,6 +41,7 @@ class MemoryStore:
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
         self._bytes += message.summary.size
+        self._unread += not message.summary.read
         self._sessions[session.id] = snapshot(session)
 
     async def save_session(self, session: Session) -> None:
@@ -52,6 +55,10 @@ class MemoryStore:
         return [m for m in newest_first if accept(self._rows[m.summary.id])]
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
+        if not query:
+            newest_first = reversed(self._messages.values())
+            page = tuple(m.summary for m in itertools.islice(newest_first, offset, offset + limit))
+            return Page(total=len(self._messages), unread=self._unread, messages=page)
         found = self._matching(query)
         unread = sum(1 for m in found if not m.summary.read)
         page = tuple(m.summary for m in found[offset : offset + limit])
@@ -76,6 +83,7 @@ class MemoryStore:
             return None
         summary = stored.summary
         if read is not None:
+            self._unread += stored.summary.read - read
             summary = dataclasses.replace(summary, read=read)
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
@@ -90,6 +98,7 @@ class MemoryStore:
             if stored is not None:
                 del self._rows[message_id]
                 self._bytes -= stored.summary.size
+                self._unread -= not stored.summary.read
                 deleted.append(message_id)
         return deleted
 
@@ -132,11 +141,10 @@ class MemoryStore:
             del self._sessions[session_id]
 
     async def stats(self) -> StoreStats:
-        unread = sum(1 for m in self._messages.values() if not m.summary.read)
         return StoreStats(
             kind=self.kind,
             messages=len(self._messages),
-            unread=unread,
+            unread=self._unread,
             sessions=len(self._sessions),
             bytes=self._bytes,
         )

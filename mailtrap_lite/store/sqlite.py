@@ -243,7 +243,9 @@ class SQLiteStore:
         return await self._write_side().run(remove)
 
     async def delete_matching(self, query: Query | None) -> list[str]:
-        where, params = where_clause(query) if query else ("1", [])
+        if not query:
+            return await self._write_side().run(_clear)
+        where, params = where_clause(query)
 
         def matching(db: sqlite3.Connection) -> list[tuple[int, str]]:
             sql = f"SELECT seq, id FROM messages WHERE {where} ORDER BY seq DESC"
@@ -344,6 +346,16 @@ def _load_session(db: sqlite3.Connection, seq: int, data: str) -> Session:
         "SELECT t_ms, dir, line, fault_id FROM transcripts WHERE session_seq = ? ORDER BY n", (seq,)
     )
     return dataclasses.replace(session_from_json(data), transcript=[TranscriptLine(*row) for row in rows])
+
+
+def _clear(db: sqlite3.Connection) -> list[str]:
+    """Delete every message, newest first; returns their ids."""
+    ids = [str(row[0]) for row in db.execute("SELECT id FROM messages ORDER BY seq DESC")]
+    db.execute("UPDATE counters SET clearing = 1")
+    db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+    db.execute("DELETE FROM messages")
+    db.execute("UPDATE counters SET clearing = 0")
+    return ids
 
 
 def _oldest_beyond(

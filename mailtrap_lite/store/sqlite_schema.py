@@ -6,7 +6,8 @@ its version bump, so a crash mid-migration leaves the previous version intact.
 
 Tables (version 2):
 
-- ``messages``: one row per message: ``seq`` (insertion order: paging, retention), the search columns of
+- ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
+  slice of rows read for deletion cannot hit a newer message), the search columns of
   ``mailtrap_lite.search`` (``to_sql`` filters this table), ``session_id``, ``summary`` (codec JSON of the
   MessageSummary, the source of truth for what the API shows) and ``body_text`` last, so that scans over
   the small columns rarely read it.
@@ -15,7 +16,9 @@ Tables (version 2):
   ``live`` (how many of them are still stored) drive the pruning of sessions with their messages.
 - ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
   and the transcript only grows, so each save appends the new lines instead of rewriting them all.
-- ``counters``: one row kept exact by triggers, so totals and stats never count rows.
+- ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
+  flag is set while every message is deleted at once: the index is then emptied in one step instead of
+  un-indexing each message.
 - ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches. It keeps
   no positions or columns (``detail = none``): that halves the cost of indexing a message, and a
   pre-filter only has to let every match through.
@@ -48,7 +51,7 @@ _FTS_OLD = ", ".join(f"old.{column}" for column in FTS_COLUMNS)
 _V1 = f"""
 PRAGMA application_id = {APPLICATION_ID};
 CREATE TABLE messages (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     session_id TEXT NOT NULL,
     mailbox TEXT NOT NULL, received_at REAL NOT NULL, size INTEGER NOT NULL, read INTEGER NOT NULL,
@@ -88,9 +91,10 @@ CREATE INDEX sessions_empty ON sessions (seq) WHERE delivered = 0;
 
 CREATE TABLE counters (
     one INTEGER PRIMARY KEY CHECK (one = 1),
-    messages INTEGER NOT NULL, unread INTEGER NOT NULL, bytes INTEGER NOT NULL, sessions INTEGER NOT NULL
+    messages INTEGER NOT NULL, unread INTEGER NOT NULL, bytes INTEGER NOT NULL, sessions INTEGER NOT NULL,
+    clearing INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO counters VALUES (
+INSERT INTO counters (one, messages, unread, bytes, sessions) VALUES (
     1,
     (SELECT count(*) FROM messages),
     (SELECT count(*) FROM messages WHERE read = 0),
@@ -112,7 +116,8 @@ END;
 CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
     UPDATE counters SET messages = messages - 1, unread = unread - (old.read = 0), bytes = bytes - old.size;
     UPDATE sessions SET live = live - 1 WHERE id = old.session_id;
-    INSERT INTO messages_fts (messages_fts, rowid, {_FTS_LIST}) VALUES ('delete', old.seq, {_FTS_OLD});
+    INSERT INTO messages_fts (messages_fts, rowid, {_FTS_LIST})
+        SELECT 'delete', old.seq, {_FTS_OLD} WHERE NOT (SELECT clearing FROM counters);
 END;
 CREATE TRIGGER messages_read AFTER UPDATE OF read ON messages BEGIN
     UPDATE counters SET unread = unread + (new.read = 0) - (old.read = 0);

@@ -23,7 +23,7 @@ from tests.test_search import q
 V1_DDL = f"""
 PRAGMA application_id = {APPLICATION_ID};
 CREATE TABLE messages (
-    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL,
     mailbox TEXT NOT NULL, received_at REAL NOT NULL, size INTEGER NOT NULL, read INTEGER NOT NULL,
     subject TEXT NOT NULL, from_text TEXT NOT NULL, to_text TEXT NOT NULL, cc_text TEXT NOT NULL,
     bcc_text TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt_text TEXT NOT NULL,
@@ -222,3 +222,40 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     assert "written by a newer mailtrap-lite" in _open_error(path)
+
+
+def indexed_documents(path: Path, term: str) -> int:
+    """How many documents the full-text index itself lists under a trigram (fts5vocab reads the index
+    alone: a deleted message that stayed indexed is counted)."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE VIRTUAL TABLE temp.vocabulary USING fts5vocab(main, messages_fts, 'row')")
+        row = db.execute("SELECT doc FROM vocabulary WHERE term = ?", (term,)).fetchone()
+    db.close()
+    return int(row[0]) if row else 0
+
+
+def test_the_search_index_stays_consistent_through_every_kind_of_delete(tmp_path: Path) -> None:
+    path = tmp_path / "box.db"
+    session = new_session()
+    first = [new_message(session, n, subject=f"Batch one {n}") for n in range(30)]
+    later = new_message(session, 99, subject="After the clear")
+
+    async def scenario(store: Store) -> None:
+        for stored in first:
+            await store.add(stored, session)
+        assert indexed_documents(path, "bat") == 30
+        await store.delete(["m0003"])
+        await store.delete_matching(q("subject:2"))  # 2, 12, 20-29
+        await store.prune(Retention(max_messages=10, max_age_seconds=None))
+        assert indexed_documents(path, "bat") == (await store.stats()).messages == 10
+        assert len(await store.delete_matching(None)) == 10
+        await store.add(later, session)
+        assert [m.id for m in (await store.list_messages(q('"after the clear"'))).messages] == ["m0099"]
+        assert (await store.list_messages(q("batch"))).total == 0
+
+    run(SQLiteStore(path), scenario)
+    assert (indexed_documents(path, "bat"), indexed_documents(path, "aft")) == (0, 1)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT seq FROM messages").fetchall() == [(31,)]  # seq is never reused
+        assert db.execute("SELECT messages, unread, sessions FROM counters").fetchone() == (1, 1, 1)
+    db.close()
