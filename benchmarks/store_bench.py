@@ -4,7 +4,9 @@
     python3 benchmarks/store_bench.py --messages 20000 --stores sqlite --db /tmp/bench.db
 
 Messages are built the way ingest builds them (real MIME parsing), from a fixed seed: 5,000 senders,
-10,000 body words, a session (with its transcript) per 10 messages. Each operation runs ``--repeat``
+bodies of 80-200 words from 10,000 made of a few syllables (so their trigrams are shared: a worst case
+for the trigram index) and one 8-character verification code each, a session (with its transcript) per
+10 messages. Each operation runs ``--repeat``
 times with varying arguments; the table shows the median and the 95th percentile in milliseconds.
 """
 
