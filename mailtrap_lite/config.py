@@ -276,15 +276,7 @@ def build_config(values: Mapping[str, Any], environ: Mapping[str, str] | None = 
     return validate(Config(**changes))
 
 
-# Options parsed and validated already, whose feature has not landed: refused rather than ignored.
-NOT_AVAILABLE_YET: tuple[str, ...] = ("db",)
-
-
 def validate(config: Config) -> Config:
-    defaults = Config()
-    for name in NOT_AVAILABLE_YET:
-        if getattr(config, name) != getattr(defaults, name):
-            raise ConfigError(f"--{name.replace('_', '-')} is not available yet in this version")
     if (config.tls_cert is None) != (config.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
     if config.tls_cert is not None and config.tls_self_signed:

@@ -2,6 +2,7 @@
 
     MailtrapError
     ├── ConfigError        bad configuration: the CLI prints it as one line and exits 2
+    ├── StoreError         the database cannot be opened or written: exit 2 at start-up, SMTP 451 later
     ├── NotFound           an unknown message, part or session id: HTTP 404
     └── BadRequest         bad HTTP input (limit, offset, body): HTTP 400
         └── QueryError     (mailtrap_lite.search) a malformed query: HTTP 400
@@ -15,6 +16,10 @@ class MailtrapError(Exception):
 
 
 class ConfigError(MailtrapError):
+    pass
+
+
+class StoreError(MailtrapError):
     pass
 
 

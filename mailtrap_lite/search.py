@@ -67,6 +67,7 @@ __all__ = [
     "compile",
     "matches",
     "parse_query",
+    "required_substrings",
     "sql_row_values",
     "to_sql",
     "with_mailbox",
@@ -344,6 +345,21 @@ def to_sql(query: Query) -> tuple[str, list[object]]:
         clauses.append(parts.sql)
         params.extend(parts.params)
     return "(" + " AND ".join(clauses) + ")", params
+
+
+def required_substrings(query: Query) -> list[tuple[tuple[str, ...], str]]:
+    """For each positive substring term, the columns one of which must contain its value.
+
+    What a full-text index may pre-filter on; ``to_sql``'s WHERE clause still decides."""
+    needed: list[tuple[tuple[str, ...], str]] = []
+    for term in query.terms:
+        if term.negated:
+            continue
+        if term.field is None:
+            needed.append((_FREE_COLUMNS, term.value))
+        elif term.field in _SUBSTRING_COLUMNS:
+            needed.append(((_SUBSTRING_COLUMNS[term.field],), term.value))
+    return needed
 
 
 @lru_cache(maxsize=128)

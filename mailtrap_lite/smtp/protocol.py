@@ -122,7 +122,11 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         peer = transport.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        self.record = Session(id=ids.new_id(), peer=peer_text, started_at=utcnow())
+        # The record shares the recorder's list, so a snapshot (the live view, the copy stored with each
+        # message) holds the transcript so far, not only once the connection ends.
+        self.record = Session(
+            id=ids.new_id(), peer=peer_text, started_at=utcnow(), transcript=self.transcript.lines
+        )
         if transport.get_extra_info("sslcontext") is not None:
             self._record_tls(transport)
         self.host.session_started(self)
@@ -399,6 +403,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
             recipients=tuple(envelope.replies),
             data=Reply(250, accepted[4:]),
         )
+        self.record.transcript_truncated = self.transcript.truncated
         try:
             await self.host.deliver(message_id, raw, model_envelope, self.record, eight_bit)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 
 import httpx
@@ -90,5 +91,10 @@ def test_fast_address_parse_matches_aiosmtpd(path: str) -> None:
         max_recipients = 10
         idle_timeout = 10.0
 
-    catcher = CatcherSMTP(Host())  # type: ignore[arg-type]
-    assert catcher._getaddr(path) == SMTP._getaddr(catcher, path)
+    # An explicit loop, closed after: without one aiosmtpd makes (and leaks) a loop of its own.
+    loop = asyncio.new_event_loop()
+    try:
+        catcher = CatcherSMTP(Host(), loop=loop)  # type: ignore[arg-type]
+        assert catcher._getaddr(path) == SMTP._getaddr(catcher, path)
+    finally:
+        loop.close()

@@ -1,0 +1,159 @@
+"""The SQLite schema, as a list of forward migrations; ``PRAGMA user_version`` records the last one applied.
+
+A new database runs every migration in order, so the upgrade path is the path every database takes.
+Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
+its version bump, so a crash mid-migration leaves the previous version intact.
+
+Tables (version 2):
+
+- ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
+  slice of rows read for deletion cannot hit a newer message), the search columns of
+  ``mailtrap_lite.search`` (``to_sql`` filters this table), ``session_id``, ``summary`` (codec JSON of the
+  MessageSummary, the source of truth for what the API shows) and ``body_text`` last, so that scans over
+  the small columns rarely read it.
+- ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
+- ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
+  ``live`` (how many of them are still stored) drive the pruning of sessions with their messages.
+- ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
+  and the transcript only grows, so each save appends the new lines instead of rewriting them all.
+- ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
+  flag is set while every message is deleted at once: the index is then emptied in one step instead of
+  un-indexing each message.
+- ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches. It keeps
+  no positions or columns (``detail = none``): that halves the cost of indexing a message, and a
+  pre-filter only has to let every match through.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from mailtrap_lite.errors import StoreError
+
+APPLICATION_ID = 0x6D746C74  # "mtlt": marks a file as ours in its header (PRAGMA application_id)
+
+FTS_COLUMNS = (
+    "subject",
+    "from_text",
+    "to_text",
+    "cc_text",
+    "bcc_text",
+    "mail_from",
+    "rcpt_text",
+    "warnings_text",
+    "body_text",
+)
+_FTS_LIST = ", ".join(FTS_COLUMNS)
+_FTS_NEW = ", ".join(f"new.{column}" for column in FTS_COLUMNS)
+_FTS_OLD = ", ".join(f"old.{column}" for column in FTS_COLUMNS)
+
+_V1 = f"""
+PRAGMA application_id = {APPLICATION_ID};
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    mailbox TEXT NOT NULL, received_at REAL NOT NULL, size INTEGER NOT NULL, read INTEGER NOT NULL,
+    subject TEXT NOT NULL, from_text TEXT NOT NULL, to_text TEXT NOT NULL, cc_text TEXT NOT NULL,
+    bcc_text TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt_text TEXT NOT NULL,
+    attachments INTEGER NOT NULL, tags_text TEXT NOT NULL, warnings_text TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    body_text TEXT NOT NULL
+);
+CREATE INDEX messages_received_at ON messages (received_at);
+CREATE INDEX messages_session ON messages (session_id);
+CREATE TABLE raw (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE sessions (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    delivered INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE transcripts (
+    session_seq INTEGER NOT NULL, n INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL, dir TEXT NOT NULL, line TEXT NOT NULL, fault_id TEXT,
+    PRIMARY KEY (session_seq, n)
+) WITHOUT ROWID;
+CREATE TRIGGER messages_raw_deleted AFTER DELETE ON messages BEGIN
+    DELETE FROM raw WHERE seq = old.seq;
+END;
+CREATE TRIGGER sessions_transcript_deleted AFTER DELETE ON sessions BEGIN
+    DELETE FROM transcripts WHERE session_seq = old.seq;
+END;
+"""
+
+_V2 = f"""
+ALTER TABLE sessions ADD COLUMN live INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET live = (SELECT count(*) FROM messages WHERE messages.session_id = sessions.id);
+CREATE INDEX sessions_orphaned ON sessions (seq) WHERE delivered = 1 AND live = 0;
+CREATE INDEX sessions_empty ON sessions (seq) WHERE delivered = 0;
+
+CREATE TABLE counters (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    messages INTEGER NOT NULL, unread INTEGER NOT NULL, bytes INTEGER NOT NULL, sessions INTEGER NOT NULL,
+    clearing INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO counters (one, messages, unread, bytes, sessions) VALUES (
+    1,
+    (SELECT count(*) FROM messages),
+    (SELECT count(*) FROM messages WHERE read = 0),
+    (SELECT coalesce(sum(size), 0) FROM messages),
+    (SELECT count(*) FROM sessions)
+);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    {_FTS_LIST}, content = 'messages', content_rowid = 'seq',
+    tokenize = 'trigram case_sensitive 1', detail = none
+);
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+
+CREATE TRIGGER messages_inserted AFTER INSERT ON messages BEGIN
+    UPDATE counters SET messages = messages + 1, unread = unread + (new.read = 0), bytes = bytes + new.size;
+    UPDATE sessions SET live = live + 1 WHERE id = new.session_id;
+    INSERT INTO messages_fts (rowid, {_FTS_LIST}) VALUES (new.seq, {_FTS_NEW});
+END;
+CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
+    UPDATE counters SET messages = messages - 1, unread = unread - (old.read = 0), bytes = bytes - old.size;
+    UPDATE sessions SET live = live - 1 WHERE id = old.session_id;
+    INSERT INTO messages_fts (messages_fts, rowid, {_FTS_LIST})
+        SELECT 'delete', old.seq, {_FTS_OLD} WHERE NOT (SELECT clearing FROM counters);
+END;
+CREATE TRIGGER messages_read AFTER UPDATE OF read ON messages BEGIN
+    UPDATE counters SET unread = unread + (new.read = 0) - (old.read = 0);
+END;
+CREATE TRIGGER sessions_inserted AFTER INSERT ON sessions BEGIN
+    UPDATE counters SET sessions = sessions + 1;
+END;
+CREATE TRIGGER sessions_deleted AFTER DELETE ON sessions BEGIN
+    UPDATE counters SET sessions = sessions - 1;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)  # MIGRATIONS[n - 1] brings a database to version n
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(connection: sqlite3.Connection, path: Path) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it had. Raises StoreError when the file
+    belongs to another program or to a newer mailtrap-lite."""
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    objects = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if application_id != APPLICATION_ID and (application_id, version, objects) != (0, 0, 0):
+        raise StoreError(f"{path} is a SQLite database, but not one that mailtrap-lite wrote")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer mailtrap-lite (schema version {version}; this version "
+            f"reads up to {SCHEMA_VERSION}): upgrade mailtrap-lite or use another --db"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        # executescript commits any open transaction first, so the script brackets its own.
+        script = f"BEGIN IMMEDIATE;\n{MIGRATIONS[target - 1]}\nPRAGMA user_version = {target};\nCOMMIT;"
+        try:
+            connection.executescript(script)
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+    return int(version)

@@ -1,0 +1,261 @@
+"""The Store protocol, run unchanged against both stores so that they cannot drift apart."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mailtrap_lite.model import StoredMessage, TranscriptLine
+from mailtrap_lite.search import compile as compile_query
+from mailtrap_lite.search import sql_row_values
+from mailtrap_lite.store import MemoryStore, Retention, Store
+from mailtrap_lite.store.sqlite import SQLiteStore
+from tests.store.helpers import hours_ago, new_message, new_session, run
+from tests.test_search import EQUIVALENCE_QUERIES, _corpus, q
+
+# Longer needles than the shared list: these go through the SQLite full-text pre-filter.
+FTS_QUERIES = [
+    "shop.example",
+    "junk.example -order",
+    '"thanks for your order"',
+    '"ann lee <ann@example.com>"',
+    "x.example/a?b=1",
+    'from:"cid ö"',
+    "rcpt:@example.com",
+    "to:billing@shop",
+    "subject:invoice 42",
+    'subject:"re: your order"',
+    "-shop",
+    "école -subject:news",
+    "ordering",
+]
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """A factory of stores; for SQLite every store it makes opens the same file."""
+    if request.param == "memory":
+        return MemoryStore
+    return lambda: SQLiteStore(tmp_path / "x.db")
+
+
+def test_add_then_read_back_exactly(make_store: StoreFactory) -> None:
+    session = new_session()
+    stored = new_message(session, 1)
+
+    async def scenario(store: Store) -> None:
+        assert await store.latest_id() is None
+        await store.add(stored, session)
+        assert await store.get_summary("m0001") == stored.summary
+        assert await store.get_raw("m0001") == stored.raw
+        assert await store.latest_id() == "m0001"
+        assert await store.get_summary("nope") is None
+        assert await store.get_raw("nope") is None
+
+    run(make_store(), scenario)
+
+
+def test_list_pages_newest_first_with_totals(make_store: StoreFactory) -> None:
+    session = new_session()
+    messages = [new_message(session, n) for n in range(7)]
+
+    async def scenario(store: Store) -> None:
+        for stored in messages:
+            await store.add(stored, session)
+        await store.update("m0002", read=True)
+        first = await store.list_messages(limit=3)
+        assert [m.id for m in first.messages] == ["m0006", "m0005", "m0004"]
+        assert (first.total, first.unread) == (7, 6)
+        last = await store.list_messages(limit=3, offset=6)
+        assert [m.id for m in last.messages] == ["m0000"]
+        assert (await store.list_messages(offset=7)).messages == ()
+        assert await store.latest_id() == "m0006"
+
+    run(make_store(), scenario)
+
+
+def test_update_read_and_tags(make_store: StoreFactory) -> None:
+    session = new_session()
+    stored = new_message(session, 1)
+
+    async def scenario(store: Store) -> None:
+        await store.add(stored, session)
+        changed = await store.update("m0001", read=True, tags=("Signup", "x y"))
+        assert changed == dataclasses.replace(stored.summary, read=True, tags=("Signup", "x y"))
+        assert await store.get_summary("m0001") == changed
+        assert (await store.list_messages(q("tag:signup"))).total == 1
+        assert (await store.list_messages(q("is:unread"))).total == 0
+        assert (await store.stats()).unread == 0
+        unread = await store.update("m0001", read=False)
+        assert unread is not None and unread.tags == ("Signup", "x y") and not unread.read
+        assert (await store.stats()).unread == 1
+        for _ in range(2):  # marking twice, or only tagging, does not move the count
+            await store.update("m0001", read=True)
+            await store.update("m0001", tags=("again",))
+        assert ((await store.stats()).unread, (await store.list_messages()).unread) == (0, 0)
+        assert await store.update("nope", read=True) is None
+
+    run(make_store(), scenario)
+
+
+def test_delete_returns_only_what_existed(make_store: StoreFactory) -> None:
+    session = new_session()
+    messages = [new_message(session, n) for n in range(3)]
+
+    async def scenario(store: Store) -> None:
+        for stored in messages:
+            await store.add(stored, session)
+        assert await store.delete(["m0001", "nope", "m0001"]) == ["m0001"]
+        assert await store.get_summary("m0001") is None
+        assert await store.get_raw("m0001") is None
+        stats = await store.stats()
+        assert (stats.messages, stats.bytes) == (2, messages[0].summary.size + messages[2].summary.size)
+
+    run(make_store(), scenario)
+
+
+def test_delete_matching_deletes_exactly_the_matches(make_store: StoreFactory) -> None:
+    session = new_session()
+    messages = [new_message(session, n, subject="Invoice" if n % 3 == 0 else "Hello") for n in range(10)]
+
+    async def scenario(store: Store) -> None:
+        for stored in messages:
+            await store.add(stored, session)
+        deleted = await store.delete_matching(q("subject:invoice"))
+        assert deleted == ["m0009", "m0006", "m0003", "m0000"]
+        left = await store.list_messages(limit=100)
+        assert [m.id for m in left.messages] == ["m0008", "m0007", "m0005", "m0004", "m0002", "m0001"]
+        assert await store.delete_matching(q("subject:invoice")) == []
+        assert len(await store.delete_matching(None)) == 6
+        assert (await store.stats()).messages == 0
+
+    run(make_store(), scenario)
+
+
+def test_a_stored_session_is_a_snapshot(make_store: StoreFactory) -> None:
+    session = new_session()
+    session.transcript += [TranscriptLine(0, "S", "220 hi"), TranscriptLine(1, "C", "EHLO client.example")]
+    stored = new_message(session, 1)
+    empty = new_session("s2")
+
+    async def scenario(store: Store) -> None:
+        await store.add(stored, session)
+        session.message_ids.append("later")
+        session.helo = "changed.example"
+        session.transcript.append(TranscriptLine(9, "C", "QUIT", "f1"))
+        kept = await store.get_session("s1")
+        assert kept is not None and kept.message_ids == ["m0001"] and kept.helo == "client.example"
+        assert [line.line for line in kept.transcript] == ["220 hi", "EHLO client.example"]
+        await store.save_session(empty)
+        await store.save_session(session)
+        total, listed = await store.list_sessions()
+        assert total == 2 and [s.id for s in listed] == ["s2", "s1"]
+        assert listed[1] == session
+        assert (await store.list_sessions(limit=1, offset=1))[1] == [session]
+        assert await store.get_session("nope") is None
+        assert (await store.stats()).sessions == 2
+
+    run(make_store(), scenario)
+
+
+def test_prune_by_count_drops_the_oldest_and_their_sessions(make_store: StoreFactory) -> None:
+    old_session, new_session_ = new_session("old"), new_session("new")
+    messages = [new_message(old_session, n) for n in range(3)]
+    messages += [new_message(new_session_, n) for n in range(3, 6)]
+    empties = [new_session(f"empty{n}") for n in range(5)]
+
+    async def scenario(store: Store) -> None:
+        for stored in messages:
+            await store.add(stored, old_session if stored.summary.session_id == "old" else new_session_)
+        for empty in empties:
+            await store.save_session(empty)
+        pruned = await store.prune(Retention(max_messages=4, max_age_seconds=None))
+        assert pruned == ["m0000", "m0001"]
+        assert [m.id for m in (await store.list_messages()).messages] == ["m0005", "m0004", "m0003", "m0002"]
+        assert await store.get_session("old") is not None  # m0002 still needs it
+        pruned = await store.prune(Retention(max_messages=3, max_age_seconds=None))
+        assert pruned == ["m0002"]
+        assert await store.get_session("old") is None
+        total, sessions = await store.list_sessions(limit=100)
+        # Sessions that delivered nothing are kept up to the same count, newest first.
+        assert [s.id for s in sessions] == ["empty4", "empty3", "empty2", "new"]
+        assert total == 4
+        assert await store.prune(Retention(max_messages=3, max_age_seconds=None)) == []
+
+    run(make_store(), scenario)
+
+
+def test_prune_by_age(make_store: StoreFactory) -> None:
+    session = new_session()
+    ages = [50, 30, 10, 1]
+    messages = [new_message(session, n, received_at=hours_ago(age)) for n, age in enumerate(ages)]
+
+    async def scenario(store: Store) -> None:
+        for stored in messages:
+            await store.add(stored, session)
+        assert await store.prune(Retention(max_messages=None, max_age_seconds=20 * 3600)) == [
+            "m0000",
+            "m0001",
+        ]
+        assert await store.get_session("s1") is not None
+        both = Retention(max_messages=1, max_age_seconds=5 * 3600)
+        assert await store.prune(both) == ["m0002"]
+        assert [m.id for m in (await store.list_messages()).messages] == ["m0003"]
+        assert await store.prune(Retention(max_messages=None, max_age_seconds=1800)) == ["m0003"]
+        assert await store.get_session("s1") is None
+
+    run(make_store(), scenario)
+
+
+def _search_corpus() -> list[StoredMessage]:
+    return [
+        StoredMessage(summary=summary, raw=f"Subject: {summary.id}\r\n\r\n".encode(), body_text=body)
+        for summary, body in _corpus()
+    ]
+
+
+@pytest.mark.parametrize("text", EQUIVALENCE_QUERIES + FTS_QUERIES)
+def test_search_finds_what_the_query_language_defines(make_store: StoreFactory, text: str) -> None:
+    corpus = _search_corpus()
+    session = new_session()
+    session.message_ids = [m.summary.id for m in corpus]
+    query = q(text)
+    accept = compile_query(query)
+    expected = [m.summary.id for m in reversed(corpus) if accept(sql_row_values(m.summary, m.body_text))]
+    expected_unread = sum(1 for m in corpus if m.summary.id in expected and not m.summary.read)
+
+    async def scenario(store: Store) -> None:
+        for stored in corpus:
+            await store.add(stored, session)
+        page = await store.list_messages(query, limit=100)
+        assert [m.id for m in page.messages] == expected
+        assert (page.total, page.unread) == (len(expected), expected_unread)
+        second = await store.list_messages(query, limit=2, offset=1)
+        assert [m.id for m in second.messages] == expected[1:3]
+        assert second.total == len(expected)
+        assert await store.delete_matching(query) == expected
+        assert (await store.stats()).messages == len(corpus) - len(expected)
+
+    run(make_store(), scenario)
+
+
+def test_stats_count_what_is_stored(make_store: StoreFactory) -> None:
+    session = new_session()
+    messages = [new_message(session, n) for n in range(4)]
+
+    async def scenario(store: Store) -> None:
+        for stored in messages:
+            await store.add(stored, session)
+        await store.update("m0000", read=True)
+        stats = await store.stats()
+        assert (stats.kind, stats.messages, stats.unread, stats.sessions) == (store.kind, 4, 3, 1)
+        assert stats.bytes == sum(m.summary.size for m in messages)
+        if isinstance(store, SQLiteStore):
+            assert stats.db_size is not None and stats.db_size > stats.bytes
+
+    run(make_store(), scenario)
