@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mailtrap_lite._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mailtrap_lite.app import MailServer
@@ -61,14 +62,6 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Loaded on first use: the server pulls in uvicorn, starlette and aiosmtpd, and importing the pytest
-    # plugin (a submodule, hence this package) must cost nothing in suites that never use it.
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+# Loaded on first use: the server pulls in uvicorn, starlette and aiosmtpd, and importing the pytest
+# plugin (a submodule, hence this package) must cost nothing in suites that never use it.
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, __all__)

@@ -9,8 +9,9 @@ Names load on first use, so importing the pytest plugin (this package's ``plugin
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mailtrap_lite._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mailtrap_lite.client import APIError, MailtrapClient
@@ -46,12 +47,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, __all__)
