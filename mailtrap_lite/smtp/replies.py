@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-GREETING_IDENT = "mailtrap-lite ESMTP (catches everything, delivers nothing)"
+# After "220 <hostname> " (RFC 5321 §4.3.1); the hostname defaults to mailtrap-lite, so no name here.
+GREETING_IDENT = "ESMTP ready: accepts everything, delivers nothing"
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 QUEUED = "250 2.0.0 Ok: queued as {id}"
 TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
