@@ -68,6 +68,13 @@ _BASE64_LINES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 # its whole call (~1 ms per MB), and the event loop needs it back within a millisecond or two.
 _SLICE = 1 << 20
 _HEAD_PARSER = BytesHeaderParser(policy=compat32)
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_ADDRESS = re.compile(
+    rf"[ \t]*(?:(?P<address>{_ADDR_SPEC})"
+    rf"|(?P<name>[A-Za-z0-9]+(?:[ \t]+[A-Za-z0-9]+)*)?[ \t]*<(?P<bracketed>{_ADDR_SPEC})>)[ \t]*"
+)
+_QUOTED_ADDRESS = re.compile(rf'[ \t]*"(?P<name>[^"\\\r\n]*)"[ \t]*<(?P<address>{_ADDR_SPEC})>[ \t]*')
 
 
 def _values(msg: EmailPart, name: str) -> list[str]:
@@ -82,10 +89,12 @@ def _addresses(msg: EmailPart, name: str, warnings: Warnings) -> tuple[Address, 
     for value in _values(msg, name):
         if not value.strip():
             continue
-        try:
-            pairs = [(display, addr.strip()) for display, addr in getaddresses([value])]
-        except Exception:
-            pairs = [("", "")]
+        pairs = _plain_pairs(value)
+        if pairs is None:
+            try:
+                pairs = [(display, addr.strip()) for display, addr in getaddresses([value])]
+            except Exception:
+                pairs = [("", "")]
         named = [(display, addr) for display, addr in pairs if addr]
         lost = len(named) < len(pairs) and not _EMPTY_GROUP.fullmatch(value)
         if lost or any("@" not in addr for _, addr in named):
@@ -94,6 +103,26 @@ def _addresses(msg: EmailPart, name: str, warnings: Warnings) -> tuple[Address, 
             display = decode_header_text(name, display, warnings).strip() if display else ""
             found.append(Address(printable(display), printable(addr)))
     return tuple(found)
+
+
+def _plain_pairs(value: str) -> list[tuple[str, str]] | None:
+    """What ``getaddresses([value])`` returns, for the everyday forms only: ``addr``, ``Name <addr>`` and
+    ``"Name" <addr>`` with a dot-atom address, comma-separated; None for anything else.
+
+    email's address parser costs ~35 µs an address, a fifth of summarizing a small message; a test
+    checks that this gives the parser's own answer on crafted and random header values.
+    """
+    if '"' in value:
+        match = _QUOTED_ADDRESS.fullmatch(value)
+        return None if match is None else [(match["name"], match["address"])]
+    pairs = []
+    for entry in value.split(","):
+        match = _PLAIN_ADDRESS.fullmatch(entry)
+        if match is None:
+            return None
+        name, address = match["name"], match["address"] or match["bracketed"]
+        pairs.append((" ".join(name.split()) if name else "", address))
+    return pairs
 
 
 def _date(msg: EmailPart, warnings: Warnings) -> datetime | None:
@@ -343,6 +372,8 @@ def _spans(start: int, end: int, overlap: int = 0) -> Iterator[tuple[int, int]]:
 def _count(raw: bytes, sub: bytes, start: int = 0, end: int | None = None) -> int:
     """``raw.count(sub, start, end)`` a slice at a time, for a ``sub`` that cannot overlap itself."""
     stop = len(raw) if end is None else end
+    if stop - start <= _SLICE:
+        return raw.count(sub, start, stop)
     return sum(raw.count(sub, begin, until) for begin, until in _spans(start, stop, len(sub) - 1))
 
 
