@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ from mailtrap_lite.model import MessageSummary, Page, Session, StoredMessage, Tr
 from mailtrap_lite.search import Query, required_substrings, sql_row_values, to_sql
 from mailtrap_lite.store.base import Retention, StoreStats
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
-from mailtrap_lite.store.memory import snapshot
 from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS, migrate
 from mailtrap_lite.store.sqlite_threads import ReadPool, Writer
 
@@ -86,6 +85,8 @@ class SQLiteStore:
         self.path = Path(path)
         self._writer: Writer | None = None
         self._readers: ReadPool | None = None
+        # Per live session: transcript lines written and its JSON without lists, as last written.
+        self._written: dict[str, tuple[int, str]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -152,24 +153,53 @@ class SQLiteStore:
     # --- messages ----------------------------------------------------------------------------------------
 
     async def add(self, message: StoredMessage, session: Session) -> None:
-        frozen = snapshot(session)
+        change = self._session_change(session)
+        row = sql_row_values(message.summary, message.body_text)
+        row["session_id"] = message.summary.session_id
+        row["summary"] = encode(message.summary)
+        columns = f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+        values = list(row.values())
 
         def insert(db: sqlite3.Connection) -> None:
-            _save_session(db, frozen)
-            row = sql_row_values(message.summary, message.body_text)
-            row["session_id"] = message.summary.session_id
-            row["summary"] = encode(message.summary)
-            cursor = db.execute(
-                f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            )
+            _save_session(db, change)
+            cursor = db.execute(columns, values)
             db.execute("INSERT INTO raw (seq, data) VALUES (?, ?)", (cursor.lastrowid, message.raw))
 
-        await self._write_side().run(insert)
+        await self._write_changes(session, insert)
 
     async def save_session(self, session: Session) -> None:
-        frozen = snapshot(session)
-        await self._write_side().run(lambda db: _save_session(db, frozen))
+        change = self._session_change(session, final=True)
+        await self._write_changes(session, lambda db: _save_session(db, change))
+
+    def _session_change(self, session: Session, *, final: bool = False) -> _SessionChange:
+        """What to write of ``session`` since it was last written.
+
+        A session carrying thousands of messages is saved with each of them: rewriting its whole
+        transcript and list of message ids each time would cost O(messages) per message. Only the new
+        transcript lines are written, and the session's JSON only when a field other than its message ids
+        changed, and when it ends; ``_load_session`` adds the ids of messages stored since.
+        """
+        known = self._written.pop(session.id, None) if final else self._written.get(session.id)
+        bare = encode(dataclasses.replace(session, transcript=[], message_ids=[]))
+        start = None if known is None else known[0]
+        rewrite = final or known is None or known[1] != bare
+        if not final:
+            self._written[session.id] = (len(session.transcript), bare)
+        return _SessionChange(
+            id=session.id,
+            delivered=bool(session.message_ids),
+            data=encode(dataclasses.replace(session, transcript=[])) if rewrite else None,
+            bare=bare,
+            lines=session.transcript[start or 0 :],
+            start=start,
+        )
+
+    async def _write_changes(self, session: Session, work: Callable[[sqlite3.Connection], None]) -> None:
+        try:
+            await self._write_side().run(work)
+        except BaseException:
+            self._written.pop(session.id, None)  # not written after all: the next save writes everything
+            raise
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         def read(db: sqlite3.Connection) -> Page:
@@ -324,28 +354,52 @@ class SQLiteStore:
         return total
 
 
-def _save_session(db: sqlite3.Connection, session: Session) -> None:
-    seq = db.execute(
-        "INSERT INTO sessions (id, delivered, data) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET delivered = excluded.delivered, data = excluded.data RETURNING seq",
-        (session.id, int(bool(session.message_ids)), encode(dataclasses.replace(session, transcript=[]))),
-    ).fetchone()[0]
-    last = db.execute("SELECT max(n) FROM transcripts WHERE session_seq = ?", (seq,)).fetchone()[0]
-    start = 0 if last is None else last + 1
-    db.executemany(
-        "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (seq, n, line.t_ms, line.dir, line.line, line.fault_id)
-            for n, line in enumerate(session.transcript[start:], start)
-        ],
-    )
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SessionChange:
+    id: str
+    delivered: bool
+    data: str | None  # the session's JSON (without its transcript) when it has to be rewritten
+    bare: str  # its JSON without transcript and message ids
+    lines: list[TranscriptLine]  # transcript lines not written yet; all of them when start is None
+    start: int | None  # the number of the first of them; None: look it up
+
+
+def _save_session(db: sqlite3.Connection, change: _SessionChange) -> None:
+    found = None
+    if change.data is None:
+        found = db.execute(
+            "UPDATE sessions SET delivered = ? WHERE id = ? RETURNING seq", (int(change.delivered), change.id)
+        ).fetchone()
+    if found is None:  # a new session, a changed one, or one pruned meanwhile
+        found = db.execute(
+            "INSERT INTO sessions (id, delivered, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "delivered = excluded.delivered, data = excluded.data RETURNING seq",
+            (change.id, int(change.delivered), change.data or change.bare),
+        ).fetchone()
+    seq = found[0]
+    lines, start = change.lines, change.start
+    if start is None:  # lines is the whole transcript: skip what is stored already
+        last = db.execute("SELECT max(n) FROM transcripts WHERE session_seq = ?", (seq,)).fetchone()[0]
+        start = 0 if last is None else last + 1
+        lines = lines[start:]
+    rows = [(seq, n, line.t_ms, line.dir, line.line, line.fault_id) for n, line in enumerate(lines, start)]
+    db.executemany("INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 def _load_session(db: sqlite3.Connection, seq: int, data: str) -> Session:
     rows = db.execute(
         "SELECT t_ms, dir, line, fault_id FROM transcripts WHERE session_seq = ? ORDER BY n", (seq,)
     )
-    return dataclasses.replace(session_from_json(data), transcript=[TranscriptLine(*row) for row in rows])
+    session = session_from_json(data)
+    transcript = [TranscriptLine(*row) for row in rows]
+    # Messages stored since the session's JSON was last written (see SQLiteStore._session_change).
+    known = set(session.message_ids)
+    later = [
+        str(row[0])
+        for row in db.execute("SELECT id FROM messages WHERE session_id = ? ORDER BY seq", (session.id,))
+        if row[0] not in known
+    ]
+    return dataclasses.replace(session, transcript=transcript, message_ids=session.message_ids + later)
 
 
 def _clear(db: sqlite3.Connection) -> list[str]:

@@ -259,3 +259,34 @@ def test_the_search_index_stays_consistent_through_every_kind_of_delete(tmp_path
         assert db.execute("SELECT seq FROM messages").fetchall() == [(31,)]  # seq is never reused
         assert db.execute("SELECT messages, unread, sessions FROM counters").fetchone() == (1, 1, 1)
     db.close()
+
+
+def test_a_long_session_is_written_incrementally_and_reads_back_whole(tmp_path: Path) -> None:
+    # Each message writes only the new transcript lines, and the session's JSON only when a field
+    # other than its message ids changed; reading it back (here after a "crash": the session never
+    # ended) still gives every line and every message id.
+    path = tmp_path / "mail.db"
+    session = new_session()
+
+    async def deliver(store: Store) -> None:
+        for number in range(1, 41):
+            session.transcript.append(TranscriptLine(number, "C", f"line {number}"))
+            if number == 20:
+                session.helo = "renamed.example"
+            await store.add(new_message(session, number), session)
+
+    run(SQLiteStore(path), deliver)
+
+    async def read(store: Store) -> None:
+        kept = await store.get_session("s1")
+        assert kept is not None
+        assert kept.message_ids == [f"m{n:04d}" for n in range(1, 41)]
+        assert [line.line for line in kept.transcript] == [f"line {n}" for n in range(1, 41)]
+        assert kept.helo == "renamed.example"
+        with sqlite3.connect(path) as db:  # one transcript row per line: nothing written twice
+            assert db.execute("SELECT count(*) FROM transcripts").fetchone()[0] == 40
+        session.ended_at = session.started_at
+        await store.save_session(session)
+        assert await store.get_session("s1") == session
+
+    run(SQLiteStore(path), read)
