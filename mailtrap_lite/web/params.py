@@ -11,6 +11,8 @@ from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import Query, parse_query, with_mailbox
 
 MAX_PAGE = 1000
+# The API's bodies are small objects (a fault rule, read/tags); anything bigger is a mistake or an attack.
+MAX_BODY_BYTES = 64 * 1024
 N = TypeVar("N", int, float)
 
 
@@ -48,11 +50,17 @@ def query_param(request: Request) -> Query | None:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data

@@ -93,7 +93,16 @@ def test_mark_read_and_tags(smtp_address: tuple[str, int], api: httpx.Client) ->
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'{"read": "yes"}', b'{"tags": "a"}', b'{"colour": "red"}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"read": "yes"}',
+        b'{"tags": "a"}',
+        b'{"colour": "red"}',
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than Python's recursion limit
+        b'{"tags": [' + b'"t", ' * 20_000 + b'"t"]}',  # larger than any real body
+    ],
+    ids=["not-json", "array", "read", "tags", "unknown", "deep", "huge"],
 )
 def test_bad_patch_bodies_are_400(smtp_address: tuple[str, int], api: httpx.Client, body: bytes) -> None:
     message_id = deliver(smtp_address, "patch me")
