@@ -12,8 +12,9 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -30,6 +31,7 @@ from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 
 log = logging.getLogger("mailtrap_lite")
+T = TypeVar("T")
 
 PRUNE_INTERVAL = 1.0
 SHUTDOWN_GRACE = 3.0
@@ -218,8 +220,7 @@ class MailServer:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def call(self, coroutine: object, timeout: float = 30.0) -> object:
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run a coroutine on the server's loop from another thread and return its result."""
         assert self.loop is not None
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
-        return future.result(timeout)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)

@@ -82,7 +82,7 @@ class LocalBackend:
             return await make()
 
         try:
-            return self.server.call(run(), timeout)  # type: ignore[return-value]
+            return self.server.call(run(), timeout)
         except NotFound as error:
             raise APIError(404, str(error)) from None
         except (BadRequest, ConfigError, ValueError) as error:
