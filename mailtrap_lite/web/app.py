@@ -65,14 +65,24 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 class BasicAuth:
-    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time."""
+    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time.
+
+    The health checks stay open: a container's HEALTHCHECK or a load balancer has no credentials, and they
+    tell nothing about the mail.
+    """
+
+    OPEN_PATHS = frozenset({"/livez", "/readyz"})
 
     def __init__(self, app: ASGIApp, credentials: tuple[str, str]) -> None:
         self.app = app
         self.expected = f"{credentials[0]}:{credentials[1]}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._authorised(HTTPConnection(scope)):
+        if (
+            scope["type"] not in ("http", "websocket")
+            or (scope["type"] == "http" and scope["path"] in self.OPEN_PATHS)
+            or self._authorised(HTTPConnection(scope))
+        ):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
