@@ -49,13 +49,29 @@ async def bad_request(request: Request, exc: Exception) -> Response:
     return error(400, str(exc))
 
 
+async def websocket_only(request: Request) -> Response:
+    return error(426, f"{request.url.path} is a websocket: connect with ws:// or wss://")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: one path is often split over several routes."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.fullmatch(request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: f"no such path: {request.url.path}", 405: f"method {request.method} not allowed here"}
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     return JSONResponse(
         {"error": message.get(exc.status_code, str(exc.detail))},
         status_code=exc.status_code,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
@@ -112,6 +128,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *api.routes,
         *preview.routes,
         *ws.routes,
+        Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),

@@ -165,6 +165,20 @@ def test_openapi_describes_every_route(server: MailServer, api: httpx.Client) ->
     assert set(document["paths"]) >= set(openapi.PATHS)
 
 
+def test_405_allows_every_method_of_the_path(api: httpx.Client) -> None:
+    # Starlette answers from the first route of a path split over several; RFC 9110 §15.5.6 wants them all.
+    response = api.request("OPTIONS", "/api/messages/x")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+    assert api.put("/api/faults").headers["allow"] == "DELETE, GET, HEAD, POST"
+
+
+def test_plain_http_on_the_websocket_is_426(api: httpx.Client) -> None:
+    response = api.get("/api/ws")
+    assert response.status_code == 426
+    assert "websocket" in response.json()["error"]
+
+
 def test_wait_returns_when_a_message_arrives(smtp_address: tuple[str, int], api: httpx.Client) -> None:
     import threading
 
