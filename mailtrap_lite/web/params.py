@@ -11,6 +11,7 @@ from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import Query, parse_query, with_mailbox
 
 MAX_PAGE = 1000
+MAX_OFFSET = 2**31
 # The API's bodies are small objects (a fault rule, read/tags); anything bigger is a mistake or an attack.
 MAX_BODY_BYTES = 64 * 1024
 N = TypeVar("N", int, float)
@@ -40,7 +41,7 @@ def float_param(request: Request, name: str, default: float, *, low: float, high
 def paging(request: Request) -> tuple[int, int]:
     return (
         int_param(request, "limit", 50, low=1, high=MAX_PAGE),
-        int_param(request, "offset", 0, low=0, high=2**31),
+        int_param(request, "offset", 0, low=0, high=MAX_OFFSET),
     )
 
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import httpx
+import jsonschema
 import pytest
 
 from mailtrap_lite.app import MailServer
@@ -177,6 +178,38 @@ def test_plain_http_on_the_websocket_is_426(api: httpx.Client) -> None:
     response = api.get("/api/ws")
     assert response.status_code == 426
     assert "websocket" in response.json()["error"]
+
+
+BODY_EXAMPLES = [
+    ("/api/messages/{id}", "patch", {"read": True, "tags": ["a"]}, True),
+    ("/api/messages/{id}", "patch", {}, True),
+    ("/api/messages/{id}", "patch", {"colour": "red"}, False),
+    ("/api/messages/{id}", "patch", {"read": "yes"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "match": "bounce@*", "times": 2}, True),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect"}, True),
+    ("/api/faults", "post", {"stage": "mail", "action": "delay", "delay_ms": 5}, True),
+    ("/api/faults", "post", {"stage": "rcpt"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "bogus": 1}, False),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect", "code": 550}, False),
+    ("/api/faults", "post", {"stage": "data", "action": "delay"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "message": "a\r\n250 ok"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "times": 0}, False),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "body", "valid"), BODY_EXAMPLES)
+def test_openapi_body_schemas_agree_with_the_server(
+    smtp_address: tuple[str, int], api: httpx.Client, path: str, method: str, body: object, valid: bool
+) -> None:
+    document = api.get("/api/openapi.json").json()
+    operation = document["paths"][path][method]
+    assert operation["requestBody"]["required"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+    assert validator.is_valid(body) == valid
+    url = path.replace("{id}", deliver(smtp_address, "body") if "{id}" in path else "")
+    response = api.request(method.upper(), url, json=body)
+    assert response.is_success == valid, response.text
 
 
 def test_wait_returns_when_a_message_arrives(smtp_address: tuple[str, int], api: httpx.Client) -> None:
