@@ -54,12 +54,10 @@ async def websocket_only(request: Request) -> Response:
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path: one path is often split over several routes."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.fullmatch(request.url.path):
-            methods |= route.methods
-    return ", ".join(sorted(methods))
+    """The methods of the path template this URL routes to (one template is often split over routes)."""
+    routes = [route for route in request.app.routes if isinstance(route, Route) and route.methods]
+    template = next((r.path for r in routes if r.path_regex.fullmatch(request.url.path)), None)
+    return ", ".join(sorted({m for r in routes if r.path == template for m in r.methods or ()}))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -172,6 +172,8 @@ def test_405_allows_every_method_of_the_path(api: httpx.Client) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
     assert api.put("/api/faults").headers["allow"] == "DELETE, GET, HEAD, POST"
+    # /api/messages/wait also fits /api/messages/{id}, but it is a path of its own.
+    assert api.post("/api/messages/wait").headers["allow"] == "GET, HEAD"
 
 
 def test_plain_http_on_the_websocket_is_426(api: httpx.Client) -> None:
