@@ -194,32 +194,33 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    # Every field but stage may be null, which means the same as leaving it out.
     "FaultRuleInput": {
         "type": "object",
         "required": ["stage"],
         "properties": {
             "stage": {"enum": list(STAGES)},
-            "action": {"enum": ["reply", "disconnect", "delay"], "default": "reply"},
+            "action": {"enum": ["reply", "disconnect", "delay", None], "default": "reply"},
             "code": {
-                "type": "integer",
+                "type": ["integer", "null"],
                 "minimum": 400,
                 "maximum": 599,
                 "description": "The reply code; required for action reply, not allowed otherwise.",
             },
             "enhanced": {
-                "type": "string",
+                "type": ["string", "null"],
                 "pattern": "^[245]\\.[0-9]{1,3}\\.[0-9]{1,3}$",
                 "description": "RFC 3463 code, e.g. 5.1.1, whose first digit is the code's; a default "
                 "per code.",
             },
             "message": {
-                "type": "string",
+                "type": ["string", "null"],
                 "maxLength": MAX_MESSAGE_CHARS,
                 "pattern": _ONE_LINE,
                 "description": "The reply text; a default per code.",
             },
             "match": {
-                "type": "string",
+                "type": ["string", "null"],
                 "maxLength": MAX_MATCH_CHARS,
                 "pattern": "^[^\\u0000-\\u0020\\u007f-\\u009f]*$",
                 "description": "Case-insensitive glob on the stage's argument: the peer IP (connect), "
@@ -227,13 +228,13 @@ SCHEMAS: dict[str, Any] = {
                 "the sender or any recipient (data). Absent: every command of the stage.",
             },
             "times": {
-                "type": "integer",
+                "type": ["integer", "null"],
                 "minimum": 1,
                 "maximum": MAX_TIMES,
                 "description": "Fire this often; absent: always.",
             },
             "delay_ms": {
-                "type": "integer",
+                "type": ["integer", "null"],
                 "minimum": 0,
                 "maximum": MAX_DELAY_MS,
                 "default": 0,
@@ -245,12 +246,12 @@ SCHEMAS: dict[str, Any] = {
     "FaultRuleRequest": {
         "allOf": [_ref("FaultRuleInput")],
         "unevaluatedProperties": False,
-        "if": {"properties": {"action": {"const": "reply"}}},
-        "then": {"required": ["code"]},
+        "if": {"properties": {"action": {"enum": ["reply", None]}}},
+        "then": {"required": ["code"], "properties": {"code": {"type": "integer"}}},
         "else": {
-            "not": {"anyOf": [{"required": ["code"]}, {"required": ["message"]}, {"required": ["enhanced"]}]},
+            "properties": {name: {"type": "null"} for name in ("code", "message", "enhanced")},
             "if": {"properties": {"action": {"const": "delay"}}},
-            "then": {"required": ["delay_ms"], "properties": {"delay_ms": {"minimum": 1}}},
+            "then": {"required": ["delay_ms"], "properties": {"delay_ms": {"type": "integer", "minimum": 1}}},
         },
     },
     "MessagePatch": {

@@ -190,6 +190,12 @@ BODY_EXAMPLES = [
     ("/api/faults", "post", {"stage": "rcpt", "code": 550, "match": "bounce@*", "times": 2}, True),
     ("/api/faults", "post", {"stage": "data", "action": "disconnect"}, True),
     ("/api/faults", "post", {"stage": "mail", "action": "delay", "delay_ms": 5}, True),
+    ("/api/faults", "post", {"stage": "mail", "code": 451.0, "delay_ms": 1873.0}, True),
+    ("/api/faults", "post", {"stage": "helo", "code": 400, "enhanced": None, "match": "", "times": 1}, True),
+    ("/api/faults", "post", {"stage": "data", "action": None, "code": 451, "message": None}, True),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect", "code": None}, True),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect", "message": ""}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": None}, False),
     ("/api/faults", "post", {"stage": "rcpt"}, False),
     ("/api/faults", "post", {"stage": "rcpt", "code": 550, "bogus": 1}, False),
     ("/api/faults", "post", {"stage": "data", "action": "disconnect", "code": 550}, False),
@@ -212,6 +218,9 @@ def test_openapi_body_schemas_agree_with_the_server(
     url = path.replace("{id}", deliver(smtp_address, "body") if "{id}" in path else "")
     response = api.request(method.upper(), url, json=body)
     assert response.is_success == valid, response.text
+    if valid and method == "post":  # the rule as the server answers it fits the response schema too
+        rule_schema = {**operation["responses"]["201"]["content"]["application/json"]["schema"]}
+        jsonschema.validate(response.json(), {**rule_schema, "components": document["components"]})
 
 
 def test_wait_returns_when_a_message_arrives(smtp_address: tuple[str, int], api: httpx.Client) -> None:
