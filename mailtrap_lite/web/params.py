@@ -62,6 +62,12 @@ async def json_object(request: Request) -> dict[str, Any]:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
     except RecursionError:
         raise BadRequest("the body is not valid JSON: nested too deeply") from None
+    try:
+        # JSON may escape a lone surrogate ("\ud800"), which is no text: stored, it would fail every
+        # later response that shows it.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest("the body is not valid JSON: it holds a lone surrogate (\\ud800-\\udfff)") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data

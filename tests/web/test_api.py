@@ -102,8 +102,9 @@ def test_mark_read_and_tags(smtp_address: tuple[str, int], api: httpx.Client) ->
         b'{"colour": "red"}',
         b"[" * 100_000 + b"]" * 100_000,  # deeper than Python's recursion limit
         b'{"tags": [' + b'"t", ' * 20_000 + b'"t"]}',  # larger than any real body
+        b'{"tags": ["\\ud800"]}',  # a lone surrogate: valid JSON, but no text
     ],
-    ids=["not-json", "array", "read", "tags", "unknown", "deep", "huge"],
+    ids=["not-json", "array", "read", "tags", "unknown", "deep", "huge", "surrogate"],
 )
 def test_bad_patch_bodies_are_400(smtp_address: tuple[str, int], api: httpx.Client, body: bytes) -> None:
     message_id = deliver(smtp_address, "patch me")
@@ -112,6 +113,15 @@ def test_bad_patch_bodies_are_400(smtp_address: tuple[str, int], api: httpx.Clie
     )
     assert response.status_code == 400
     assert response.json()["error"]
+    assert api.get("/api/messages").status_code == 200  # nothing bad was stored
+
+
+def test_a_fault_rule_with_a_lone_surrogate_is_refused(api: httpx.Client) -> None:
+    body = b'{"stage": "rcpt", "code": 550, "message": "x\\udfff"}'
+    response = api.post("/api/faults", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["error"]
+    assert api.get("/api/faults").json() == {"faults": []}
 
 
 def test_delete_one(smtp_address: tuple[str, int], api: httpx.Client) -> None:
