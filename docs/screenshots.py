@@ -1,7 +1,7 @@
-"""Regenerate the README's screenshots: python3 docs/screenshots.py
+"""Regenerate the README's screenshots: python3 docs/screenshots.py [DIRECTORY]
 
 Starts a mailtrap-lite server on free ports, sends it a few realistic messages over SMTP, and saves PNGs of
-the main views to docs/screenshots/ with headless Chromium (Debian's /usr/bin/chromium).
+the main views to docs/screenshots/ (or DIRECTORY) with headless Chromium (Debian's /usr/bin/chromium).
 """
 
 from __future__ import annotations
@@ -126,14 +126,14 @@ def send_demo(smtp: HostPort) -> None:
         client.noop()
 
 
-def shoot(page: Page, name: str) -> None:
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(OUT / f"{name}.png"))
-    print("wrote", OUT / f"{name}.png")
+def main(out: Path = OUT) -> None:
+    out.mkdir(parents=True, exist_ok=True)
 
+    def shoot(page: Page, name: str) -> None:
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(out / f"{name}.png"))
+        print("wrote", out / f"{name}.png")
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
     server = MailServer(
         Config(smtp=HostPort("127.0.0.1", 0), http=HostPort("127.0.0.1", 0), quiet=True, max_recipients=2)
     )
@@ -153,7 +153,7 @@ def main() -> None:
                     continue
                 shoot(page, "html-preview")
                 page.get_by_role("tab", name="Transcript").click()
-                page.get_by_text("AUTH PLAIN").wait_for()
+                page.get_by_text("Authentication successful").wait_for()
                 shoot(page, "transcript")
                 page.get_by_role("option").filter(has_text="Your invoice").click()
                 page.get_by_role("tab", name="Attachments").click()
@@ -177,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

@@ -20,6 +20,8 @@ def _default_text(name: str, default_text: str) -> str:
     if default_text:
         return default_text
     value = getattr(Config(), name)
+    if value is None:
+        return "none"
     return "off" if value is False else str(value)
 
 

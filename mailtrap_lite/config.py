@@ -238,7 +238,7 @@ OPTIONS: tuple[Option, ...] = (
         repeatable=True,
         default_text="none",
     ),
-    Option("hostname", "name in the SMTP greeting and in Received:", "NAME"),
+    Option("hostname", "name in the SMTP greeting, EHLO reply and self-signed certificate", "NAME"),
     Option("quiet", "print nothing but errors"),
 )
 

@@ -215,6 +215,10 @@ def rule_arguments(data: Mapping[str, Any]) -> dict[str, Any]:
     if "stage" not in data:
         raise BadRequest("stage is required (one of " + ", ".join(STAGES) + ")")
     arguments = {key: value for key, value in data.items() if value is not None}
+    for key in ("code", "times", "delay_ms"):
+        # JSON has one number type: 550.0 is the integer 550 (and JSON Schema agrees).
+        if isinstance(arguments.get(key), float) and arguments[key].is_integer():
+            arguments[key] = int(arguments[key])
     for key in ("stage", "match", "message", "enhanced", "action"):
         if key in arguments and not isinstance(arguments[key], str):
             raise BadRequest(f"{key} must be a string")

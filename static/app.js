@@ -96,6 +96,8 @@ function route() {
 let searchTimer = null;
 function applySearch() {
   clearTimeout(searchTimer);
+  // The box searches messages: from the sessions view, a search shows its results.
+  if (!$("sessions-view").hidden) navigate("#/");
   const query = search.value.trim();
   if (query === list.query) return;
   list.setQuery(query);

@@ -41,6 +41,7 @@ def test_help_names_every_flag_with_its_variable_and_default() -> None:
         assert option.flag in text
         assert option.env in text
     assert "default 127.0.0.1:1025" in text
+    assert "default None" not in text  # an unset file option says "none", in the user's words
 
 
 def test_version() -> None:

@@ -41,6 +41,14 @@ _PLAIN_PATH = re.compile(
 )
 
 
+def _text(arg: str) -> str:
+    """A command argument as text. aiosmtpd decodes arguments with surrogateescape, and a lone surrogate
+    from bytes that are not UTF-8 can be neither stored in SQLite nor sent as JSON: make those U+FFFD."""
+    if arg.isascii():
+        return arg
+    return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 class SessionHost(Protocol):
     """What a protocol instance needs from the server that created it."""
 
@@ -247,6 +255,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         return _Envelope()
 
     async def smtp_HELO(self, hostname: str) -> None:
+        hostname = _text(hostname)
         if hostname and await self._answered_by_fault("helo", hostname):
             return
         self._in_helo = True
@@ -257,6 +266,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         self._record_helo(hostname)
 
     async def smtp_EHLO(self, hostname: str) -> None:
+        hostname = _text(hostname)
         if hostname and await self._answered_by_fault("helo", hostname):
             return
         self._in_helo = True
@@ -274,7 +284,11 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         self.quit_received = not arg
         await super().smtp_QUIT(arg)
 
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await super().smtp_MAIL(arg if arg is None else _text(arg))
+
     async def smtp_RCPT(self, arg: str | None) -> None:
+        arg = arg if arg is None else _text(arg)
         envelope = self.envelope
         before = len(envelope.rcpt_tos)
         if envelope.mail_from and before >= self.host.max_recipients:

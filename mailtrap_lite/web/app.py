@@ -49,13 +49,27 @@ async def bad_request(request: Request, exc: Exception) -> Response:
     return error(400, str(exc))
 
 
+async def websocket_only(request: Request) -> Response:
+    return error(426, f"{request.url.path} is a websocket: connect with ws:// or wss://")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods of the path template this URL routes to (one template is often split over routes)."""
+    routes = [route for route in request.app.routes if isinstance(route, Route) and route.methods]
+    template = next((r.path for r in routes if r.path_regex.fullmatch(request.url.path)), None)
+    return ", ".join(sorted({m for r in routes if r.path == template for m in r.methods or ()}))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: f"no such path: {request.url.path}", 405: f"method {request.method} not allowed here"}
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     return JSONResponse(
         {"error": message.get(exc.status_code, str(exc.detail))},
         status_code=exc.status_code,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
@@ -65,14 +79,24 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 class BasicAuth:
-    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time."""
+    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time.
+
+    The health checks stay open: a container's HEALTHCHECK or a load balancer has no credentials, and they
+    tell nothing about the mail.
+    """
+
+    OPEN_PATHS = frozenset({"/livez", "/readyz"})
 
     def __init__(self, app: ASGIApp, credentials: tuple[str, str]) -> None:
         self.app = app
         self.expected = f"{credentials[0]}:{credentials[1]}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._authorised(HTTPConnection(scope)):
+        if (
+            scope["type"] not in ("http", "websocket")
+            or (scope["type"] == "http" and scope["path"] in self.OPEN_PATHS)
+            or self._authorised(HTTPConnection(scope))
+        ):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -102,6 +126,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *api.routes,
         *preview.routes,
         *ws.routes,
+        Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),

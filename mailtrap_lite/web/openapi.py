@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailtrap_lite.faults import MAX_DELAY_MS, MAX_MATCH_CHARS, MAX_MESSAGE_CHARS, MAX_TIMES, STAGES
+from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_OFFSET, MAX_PAGE
+
 _ID = {
     "name": "id",
     "in": "path",
@@ -36,9 +39,15 @@ _MAILBOX = {"name": "mailbox", "in": "query", "schema": {"type": "string"}}
 _LIMIT = {
     "name": "limit",
     "in": "query",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
 }
-_OFFSET = {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}
+_OFFSET = {
+    "name": "offset",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+}
+# One line of text, as in an SMTP reply: no control characters (C0, DEL, C1).
+_ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -185,29 +194,70 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    # Every field but stage may be null, which means the same as leaving it out.
     "FaultRuleInput": {
         "type": "object",
         "required": ["stage"],
         "properties": {
-            "stage": {"enum": ["connect", "helo", "auth", "mail", "rcpt", "data"]},
-            "action": {"enum": ["reply", "disconnect", "delay"], "default": "reply"},
+            "stage": {"enum": list(STAGES)},
+            "action": {"enum": ["reply", "disconnect", "delay", None], "default": "reply"},
             "code": {
-                "type": "integer",
+                "type": ["integer", "null"],
                 "minimum": 400,
                 "maximum": 599,
                 "description": "The reply code; required for action reply, not allowed otherwise.",
             },
-            "enhanced": {"type": "string", "description": "RFC 3463 code, e.g. 5.1.1; a default per code."},
-            "message": {"type": "string", "description": "The reply text; a default per code."},
+            "enhanced": {
+                "type": ["string", "null"],
+                "pattern": "^[245]\\.[0-9]{1,3}\\.[0-9]{1,3}$",
+                "description": "RFC 3463 code, e.g. 5.1.1, whose first digit is the code's; a default "
+                "per code.",
+            },
+            "message": {
+                "type": ["string", "null"],
+                "maxLength": MAX_MESSAGE_CHARS,
+                "pattern": _ONE_LINE,
+                "description": "The reply text; a default per code.",
+            },
             "match": {
-                "type": "string",
+                "type": ["string", "null"],
+                "maxLength": MAX_MATCH_CHARS,
+                "pattern": "^[^\\u0000-\\u0020\\u007f-\\u009f]*$",
                 "description": "Case-insensitive glob on the stage's argument: the peer IP (connect), "
                 "the HELO name (helo), the username (auth), the sender (mail), the recipient (rcpt), "
                 "the sender or any recipient (data). Absent: every command of the stage.",
             },
-            "times": {"type": "integer", "minimum": 1, "description": "Fire this often; absent: always."},
-            "delay_ms": {"type": "integer", "minimum": 0, "default": 0, "description": "Wait first."},
+            "times": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_TIMES,
+                "description": "Fire this often; absent: always.",
+            },
+            "delay_ms": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "maximum": MAX_DELAY_MS,
+                "default": 0,
+                "description": "Wait first.",
+            },
         },
+    },
+    # What POST /api/faults accepts: the fields above and no others, with the rules between them.
+    "FaultRuleRequest": {
+        "allOf": [_ref("FaultRuleInput")],
+        "unevaluatedProperties": False,
+        "if": {"properties": {"action": {"enum": ["reply", None]}}},
+        "then": {"required": ["code"], "properties": {"code": {"type": "integer"}}},
+        "else": {
+            "properties": {name: {"type": "null"} for name in ("code", "message", "enhanced")},
+            "if": {"properties": {"action": {"const": "delay"}}},
+            "then": {"required": ["delay_ms"], "properties": {"delay_ms": {"type": "integer", "minimum": 1}}},
+        },
+    },
+    "MessagePatch": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"read": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}}},
     },
     "FaultRule": {
         "allOf": [
@@ -265,8 +315,17 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             [
                 _Q,
                 _MAILBOX,
-                {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                {"name": "timeout", "in": "query", "schema": {"type": "number", "default": 10}},
+                {
+                    "name": "count",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+                },
+                {
+                    "name": "timeout",
+                    "in": "query",
+                    "description": "Seconds to wait before answering 408.",
+                    "schema": {"type": "number", "minimum": 0, "maximum": 300, "default": 10},
+                },
             ],
             {"200": _json(_ref("MessageList")), **_400, "408": _ERROR},
         ),
@@ -344,6 +403,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             {
                 "101": {"description": "Switching Protocols: the websocket is open"},
                 "403": {"description": "Cross-origin handshake refused"},
+                "426": _json(_ref("Error"), "A plain HTTP request, not a websocket handshake"),
             },
         ),
     },
@@ -394,13 +454,30 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
 }
 
 
+def _body(schema: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": f"A JSON object of at most {MAX_BODY_BYTES} bytes.",
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+
+
+# (path, method) -> the JSON body it takes
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/messages/{id}", "patch"): _body("MessagePatch"),
+    ("/api/faults", "post"): _body("FaultRuleRequest"),
+}
+
+
 def document(version: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, methods in PATHS.items():
-        paths[path] = {
-            method: {"summary": summary, "parameters": parameters, "responses": responses}
-            for method, (summary, parameters, responses) in methods.items()
-        }
+        paths[path] = {}
+        for method, (summary, parameters, responses) in methods.items():
+            operation = {"summary": summary, "parameters": parameters, "responses": responses}
+            if (path, method) in BODIES:
+                operation["requestBody"] = BODIES[path, method]
+            paths[path][method] = operation
     return {
         "openapi": "3.1.0",
         "info": {

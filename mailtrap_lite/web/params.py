@@ -11,6 +11,9 @@ from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import Query, parse_query, with_mailbox
 
 MAX_PAGE = 1000
+MAX_OFFSET = 2**31
+# The API's bodies are small objects (a fault rule, read/tags); anything bigger is a mistake or an attack.
+MAX_BODY_BYTES = 64 * 1024
 N = TypeVar("N", int, float)
 
 
@@ -38,7 +41,7 @@ def float_param(request: Request, name: str, default: float, *, low: float, high
 def paging(request: Request) -> tuple[int, int]:
     return (
         int_param(request, "limit", 50, low=1, high=MAX_PAGE),
-        int_param(request, "offset", 0, low=0, high=2**31),
+        int_param(request, "offset", 0, low=0, high=MAX_OFFSET),
     )
 
 
@@ -48,11 +51,23 @@ def query_param(request: Request) -> Query | None:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from None
+    try:
+        # JSON may escape a lone surrogate ("\ud800"), which is no text: stored, it would fail every
+        # later response that shows it.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest("the body is not valid JSON: it holds a lone surrogate (\\ud800-\\udfff)") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import CORPUS
-from tests.e2e.helpers import crlf, reply_of
+from tests.conftest import CORPUS, free_config
+from tests.e2e.helpers import crlf, reply_of, serving
 
 CORPUS_FILES = sorted(CORPUS.glob("*.eml")) if CORPUS.is_dir() else []
 
@@ -141,3 +142,26 @@ def _read_lines(sock: socket.socket, count: int) -> list[bytes]:
             break
         data += chunk
     return data.split(b"\r\n")[:count]
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_commands_that_are_not_utf8_are_kept_readable(store: str, tmp_path: Path) -> None:
+    # aiosmtpd decodes arguments with surrogateescape; a lone surrogate must reach neither store nor JSON.
+    config = free_config(db=tmp_path / "mail.db") if store == "sqlite" else free_config()
+    with serving(config) as server, httpx.Client(timeout=30) as api:
+        assert server.addresses is not None
+        api.base_url = httpx.URL(server.addresses.url)
+        replies = raw_session(
+            (server.addresses.smtp.host, server.addresses.smtp.port),
+            b"EHLO h\xffst\r\nMAIL FROM:<s\xff\xfe@x.org> SMTPUTF8\r\nRCPT TO:<r\xed\xa0\x80@y.org>\r\n"
+            b"DATA\r\nSubject: bytes\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+            read_until=b"221 2.0.0 Bye\r\n",
+        )
+        assert any(line.startswith(b"250 2.0.0 Ok: queued") for line in replies), replies
+        message = api.get("/api/messages/latest").json()
+        assert message["envelope"]["mail_from"] == "s\ufffd\ufffd@x.org"
+        assert [r["address"] for r in message["envelope"]["recipients"]] == ["r\ufffd\ufffd\ufffd@y.org"]
+        assert api.get("/api/messages").status_code == 200
+        sessions = api.get("/api/sessions")
+        assert sessions.status_code == 200
+        assert sessions.json()["sessions"][0]["helo"] == "h\ufffdst"

@@ -272,6 +272,20 @@ def test_sessions_view_shows_sessions_that_delivered_nothing(ui: UI, smtp_addres
     expect(page.locator("#message-subject")).to_have_text("Delivered")
 
 
+def test_searching_from_the_sessions_view_shows_the_matching_messages(
+    ui: UI, smtp_address: tuple[str, int]
+) -> None:
+    for subject in ("Invoice 1", "Welcome"):
+        send(smtp_address, simple_message(subject=subject).as_bytes())
+    page = ui.open("#/sessions")
+    page.locator("body").press("/")
+    page.keyboard.type("subject:invoice")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages-view")).to_be_visible()
+    expect(page.get_by_role("option")).to_have_count(1)
+    expect(row(page, "Invoice 1")).to_be_visible()  # type: ignore[arg-type]
+
+
 def test_keyboard_search_and_delete(ui: UI, smtp_address: tuple[str, int]) -> None:
     for subject in ("First", "Second invoice", "Third"):
         send(smtp_address, simple_message(subject=subject).as_bytes())

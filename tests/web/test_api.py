@@ -6,6 +6,7 @@ import threading
 import time
 
 import httpx
+import jsonschema
 import pytest
 
 from mailtrap_lite.app import MailServer
@@ -93,7 +94,17 @@ def test_mark_read_and_tags(smtp_address: tuple[str, int], api: httpx.Client) ->
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'{"read": "yes"}', b'{"tags": "a"}', b'{"colour": "red"}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"read": "yes"}',
+        b'{"tags": "a"}',
+        b'{"colour": "red"}',
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than Python's recursion limit
+        b'{"tags": [' + b'"t", ' * 20_000 + b'"t"]}',  # larger than any real body
+        b'{"tags": ["\\ud800"]}',  # a lone surrogate: valid JSON, but no text
+    ],
+    ids=["not-json", "array", "read", "tags", "unknown", "deep", "huge", "surrogate"],
 )
 def test_bad_patch_bodies_are_400(smtp_address: tuple[str, int], api: httpx.Client, body: bytes) -> None:
     message_id = deliver(smtp_address, "patch me")
@@ -102,6 +113,15 @@ def test_bad_patch_bodies_are_400(smtp_address: tuple[str, int], api: httpx.Clie
     )
     assert response.status_code == 400
     assert response.json()["error"]
+    assert api.get("/api/messages").status_code == 200  # nothing bad was stored
+
+
+def test_a_fault_rule_with_a_lone_surrogate_is_refused(api: httpx.Client) -> None:
+    body = b'{"stage": "rcpt", "code": 550, "message": "x\\udfff"}'
+    response = api.post("/api/faults", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["error"]
+    assert api.get("/api/faults").json() == {"faults": []}
 
 
 def test_delete_one(smtp_address: tuple[str, int], api: httpx.Client) -> None:
@@ -154,6 +174,63 @@ def test_openapi_describes_every_route(server: MailServer, api: httpx.Client) ->
             for method in (route.methods or set()) - {"HEAD"}:
                 assert method.lower() in document["paths"].get(route.path, {}), (method, route.path)
     assert set(document["paths"]) >= set(openapi.PATHS)
+
+
+def test_405_allows_every_method_of_the_path(api: httpx.Client) -> None:
+    # Starlette answers from the first route of a path split over several; RFC 9110 §15.5.6 wants them all.
+    response = api.request("OPTIONS", "/api/messages/x")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+    assert api.put("/api/faults").headers["allow"] == "DELETE, GET, HEAD, POST"
+    # /api/messages/wait also fits /api/messages/{id}, but it is a path of its own.
+    assert api.post("/api/messages/wait").headers["allow"] == "GET, HEAD"
+
+
+def test_plain_http_on_the_websocket_is_426(api: httpx.Client) -> None:
+    response = api.get("/api/ws")
+    assert response.status_code == 426
+    assert "websocket" in response.json()["error"]
+
+
+BODY_EXAMPLES = [
+    ("/api/messages/{id}", "patch", {"read": True, "tags": ["a"]}, True),
+    ("/api/messages/{id}", "patch", {}, True),
+    ("/api/messages/{id}", "patch", {"colour": "red"}, False),
+    ("/api/messages/{id}", "patch", {"read": "yes"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "match": "bounce@*", "times": 2}, True),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect"}, True),
+    ("/api/faults", "post", {"stage": "mail", "action": "delay", "delay_ms": 5}, True),
+    ("/api/faults", "post", {"stage": "mail", "code": 451.0, "delay_ms": 1873.0}, True),
+    ("/api/faults", "post", {"stage": "helo", "code": 400, "enhanced": None, "match": "", "times": 1}, True),
+    ("/api/faults", "post", {"stage": "data", "action": None, "code": 451, "message": None}, True),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect", "code": None}, True),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect", "message": ""}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": None}, False),
+    ("/api/faults", "post", {"stage": "rcpt"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "bogus": 1}, False),
+    ("/api/faults", "post", {"stage": "data", "action": "disconnect", "code": 550}, False),
+    ("/api/faults", "post", {"stage": "data", "action": "delay"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "message": "a\r\n250 ok"}, False),
+    ("/api/faults", "post", {"stage": "rcpt", "code": 550, "times": 0}, False),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "body", "valid"), BODY_EXAMPLES)
+def test_openapi_body_schemas_agree_with_the_server(
+    smtp_address: tuple[str, int], api: httpx.Client, path: str, method: str, body: object, valid: bool
+) -> None:
+    document = api.get("/api/openapi.json").json()
+    operation = document["paths"][path][method]
+    assert operation["requestBody"]["required"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+    assert validator.is_valid(body) == valid
+    url = path.replace("{id}", deliver(smtp_address, "body") if "{id}" in path else "")
+    response = api.request(method.upper(), url, json=body)
+    assert response.is_success == valid, response.text
+    if valid and method == "post":  # the rule as the server answers it fits the response schema too
+        rule_schema = {**operation["responses"]["201"]["content"]["application/json"]["schema"]}
+        jsonschema.validate(response.json(), {**rule_schema, "components": document["components"]})
 
 
 def test_wait_returns_when_a_message_arrives(smtp_address: tuple[str, int], api: httpx.Client) -> None:

@@ -65,3 +65,11 @@ def test_websocket_needs_the_credentials(server: MailServer, smtp_address: tuple
         send(smtp_address, simple_message(subject="pushed").as_bytes())
         frame = json.loads(client.recv(timeout=10))
         assert frame["type"] == "message.new" and frame["data"]["subject"] == "pushed"
+
+
+def test_health_checks_need_no_credentials(api: httpx.Client) -> None:
+    # A container's HEALTHCHECK has no credentials: with --ui-auth it must still see the server healthy.
+    assert api.get("/livez").json() == {"status": "ok"}
+    assert api.get("/readyz").json() == {"status": "ready"}
+    assert api.get("/metrics").status_code == 401
+    assert api.get("/livez/").status_code == 401
