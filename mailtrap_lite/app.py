@@ -31,7 +31,6 @@ from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 
 log = logging.getLogger("mailtrap_lite")
-T = TypeVar("T")
 
 T = TypeVar("T")
 
