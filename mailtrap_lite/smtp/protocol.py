@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupException
 from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
@@ -83,7 +83,7 @@ class FaultReply(str):
         return reply
 
 
-class _Envelope(AiosmtpdEnvelope):  # type: ignore[misc]
+class _Envelope(AiosmtpdEnvelope):
     """aiosmtpd's envelope plus the reply every RCPT got."""
 
     def __init__(self) -> None:
@@ -91,7 +91,7 @@ class _Envelope(AiosmtpdEnvelope):  # type: ignore[misc]
         self.replies: list[Recipient] = []
 
 
-class CatcherSMTP(SMTP):  # type: ignore[misc]
+class CatcherSMTP(SMTP):
     line_length_limit = READ_CHUNK_LIMIT
 
     def __init__(self, host: SessionHost, **kwargs: Any) -> None:
@@ -193,7 +193,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
             self.transcript.note(reason, fault_id)
         else:
             self.transcript.server(reply, fault_id)
-            self.transport.write(reply.encode() + b"\r\n")
+            cast(asyncio.WriteTransport, self.transport).write(reply.encode() + b"\r\n")
         self.transport.close()
 
     async def handle_exception(self, error: Exception) -> str:
@@ -254,6 +254,16 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
     def _create_envelope(self) -> _Envelope:
         return _Envelope()
 
+    def current_envelope(self) -> _Envelope:
+        # A method, not a property: aiosmtpd's __init__ reads every attribute (inspect.getmembers).
+        envelope = self.envelope
+        assert isinstance(envelope, _Envelope)
+        return envelope
+
+    def _next_envelope(self) -> None:
+        """Forget the envelope after DATA is answered (RFC 5321 §4.1.1.4), as aiosmtpd does."""
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+
     async def smtp_HELO(self, hostname: str) -> None:
         hostname = _text(hostname)
         if hostname and await self._answered_by_fault("helo", hostname):
@@ -289,7 +299,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
 
     async def smtp_RCPT(self, arg: str | None) -> None:
         arg = arg if arg is None else _text(arg)
-        envelope = self.envelope
+        envelope = self.current_envelope()
         before = len(envelope.rcpt_tos)
         if envelope.mail_from and before >= self.host.max_recipients:
             address = self._rcpt_address(arg)
@@ -313,7 +323,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         # exactly the result of the full parser (a test compares them); anything else goes to it.
         plain = _PLAIN_PATH.match(arg)
         if plain is None or self.local_part_limit:
-            return super()._getaddr(arg)  # type: ignore[no-any-return]
+            return super()._getaddr(arg)
         return plain["address"], plain["rest"][1:]
 
     def _rcpt_address(self, arg: str | None) -> str | None:
@@ -328,7 +338,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
-        envelope: _Envelope = self.envelope
+        envelope = self.current_envelope()
         if not envelope.rcpt_tos:
             await self.push(replies.NEED_RCPT)
             return
@@ -342,11 +352,11 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         answer = await self.fault("data", envelope.mail_from or "", *envelope.rcpt_tos)
         if answer is not None:
             self.host.message_rejected("fault")
-            self._set_post_data_state()
+            self._next_envelope()
             await self.push(answer)
             return
         final = await self._store(raw, envelope)
-        self._set_post_data_state()
+        self._next_envelope()
         await self.push(final)
 
     async def _read_data(self) -> bytes | None:
@@ -386,7 +396,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
                 break
         if too_big:
             self.host.message_rejected("too big")
-            self._set_post_data_state()
+            self._next_envelope()
             await self.push(replies.TOO_BIG)
             return None
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -397,7 +407,7 @@ class CatcherSMTP(SMTP):  # type: ignore[misc]
         self.host.message_rejected("bare LF end of data")
         if self.record is not None:
             self.transcript.note("DATA ended with a bare LF '.' line; rejected")
-        self._set_post_data_state()
+        self._next_envelope()
         await self.push(replies.BARE_LF_END)
 
     async def _store(self, raw: bytes, envelope: _Envelope) -> str:
