@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
@@ -25,7 +26,6 @@ from mailtrap_lite.web.context import context
 PING_INTERVAL = 20.0
 CLOSE_TIMEOUT = 2.0
 # RFC 6455 §7.4.1 1008 "policy violation"; 1013 "try again later" (IANA registry) for a client too slow.
-POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 MAX_CLIENT_FRAME = 64 * 1024
 
@@ -142,7 +142,10 @@ class _Connection:
 
 async def events_socket(websocket: WebSocket) -> None:
     if not origin_allowed(websocket.headers):
-        await websocket.close(POLICY_VIOLATION, "cross-origin websocket refused")
+        # uvicorn supports the denial-response extension: the refusal is a 403 with a JSON error body.
+        await websocket.send_denial_response(
+            JSONResponse({"error": "cross-origin websocket refused"}, status_code=403)
+        )
         return
     current = Filter()
     with context(websocket).service.hub.subscribe(current.accept) as subscription:

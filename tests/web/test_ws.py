@@ -109,6 +109,7 @@ def test_cross_origin_handshakes_are_refused(server: MailServer) -> None:
         with pytest.raises(InvalidStatus) as refused, connect(ws_url(server), origin=origin):  # type: ignore[arg-type]
             pass
         assert refused.value.response.status_code == 403
+        assert json.loads(refused.value.response.body) == {"error": "cross-origin websocket refused"}
     with connect(ws_url(server), origin=server.addresses.url) as client:  # type: ignore[arg-type]
         client.send(json.dumps({"subscribe": ""}))
         next_frame(client, "subscribed")
