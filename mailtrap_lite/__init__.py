@@ -42,24 +42,13 @@ __all__ = [
     "__version__",
 ]
 
-_MODEL = (
-    "Address",
-    "Attachment",
-    "Envelope",
-    "Message",
-    "MessageSummary",
-    "MessageWarning",
-    "Part",
-    "Recipient",
-    "Session",
-    "TranscriptLine",
-)
 _HOMES = {
     "MailServer": "mailtrap_lite.app",
     "Config": "mailtrap_lite.config",
     "ConfigError": "mailtrap_lite.errors",
-    **dict.fromkeys(_MODEL, "mailtrap_lite.model"),
 }
+# Every other public name but the version is one of the model's dataclasses.
+_HOMES.update((name, "mailtrap_lite.model") for name in __all__ if name not in {*_HOMES, "__version__"})
 
 
 # Loaded on first use: the server pulls in uvicorn, starlette and aiosmtpd, and importing the pytest
