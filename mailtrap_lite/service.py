@@ -31,11 +31,6 @@ from mailtrap_lite.store.memory import snapshot
 
 # Parsing a message this large would hold the event loop for milliseconds: do it on a thread.
 PARSE_OFF_LOOP_BYTES = 128 * 1024
-# One thread parses large messages, one after another. Parsing holds the GIL most of the time, so more
-# threads would not parse faster; they would only take turns with the event loop for the GIL and make
-# it wait longer (loop lag while receiving 10 MB messages over 4 connections: ~55-110 ms with one
-# thread per message, ~40 ms with one parsing thread).
-_PARSER = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
 DEFAULT_MAILBOX = "default"
 
 
@@ -67,6 +62,14 @@ class MailService:
         self.live_sessions: dict[str, Session] = {}
         self._added_since_prune = 0
         self.loop_lag = LoopLag()
+        # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
+        # more threads would not parse faster; they would only take turns with the event loop for the GIL
+        # and make it wait longer (loop lag while receiving 10 MB messages over 4 connections: ~55-110 ms
+        # with one thread per message, ~40 ms with one parsing thread).
+        self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
+
+    def close(self) -> None:
+        self._parser.shutdown(wait=True)
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
@@ -75,7 +78,7 @@ class MailService:
     ) -> MessageSummary:
         if len(raw) > PARSE_OFF_LOOP_BYTES:
             stored = await asyncio.get_running_loop().run_in_executor(
-                _PARSER, build_message, message_id, raw, envelope, session, eight_bit
+                self._parser, build_message, message_id, raw, envelope, session, eight_bit
             )
         else:
             stored = build_message(message_id, raw, envelope, session, eight_bit)
