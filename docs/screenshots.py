@@ -21,17 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from mailtrap_lite import Config, MailServer  # noqa: E402
 from mailtrap_lite.config import HostPort  # noqa: E402
+from tests.e2e.browser import launch_chromium  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
@@ -141,7 +133,7 @@ def main(out: Path = OUT) -> None:
     try:
         send_demo(addresses.smtp)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             for scheme in ("light", "dark"):
                 page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
                 page.goto(addresses.url)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.browser import CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's Chromium is not installed")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's Chromium is not installed at {CHROMIUM}")
 def test_the_screenshot_script_makes_every_screenshot_the_readme_shows(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     shown = set(re.findall(r"docs/screenshots/([\w-]+\.png)", readme))

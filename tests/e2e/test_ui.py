@@ -7,7 +7,6 @@ import re
 import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,29 +15,21 @@ from mailtrap_lite.app import MailServer
 from mailtrap_lite.events import Event
 from mailtrap_lite.model import Envelope, Session, utcnow
 from mailtrap_lite.service import build_message
+from tests.e2e.browser import CHROMIUM, launch_chromium
 from tests.e2e.helpers import send, simple_message
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
 
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Request, Route, expect, sync_playwright
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LOCAL_HOSTS = {"127.0.0.1"}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 
