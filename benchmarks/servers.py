@@ -92,18 +92,32 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
+    def processes(self) -> list[int]:
+        """The server's process and its children (the SQLite writer process, with --db)."""
+        children: list[int] = []
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            children += [int(pid) for pid in (task / "children").read_text().split()]
+        return [self.pid, *children]
+
     def cpu_seconds(self) -> float:
-        """User + system time of the whole process, every thread included."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        """User + system time of the server's processes, every thread included."""
+        total = 0
+        for pid in self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / TICKS
 
     def status_kb(self, key: str) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-        raise KeyError(key)
+        """A /proc status field (kB) summed over the server's processes."""
+        total = 0
+        for pid in self.processes():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+        return total
 
     def peak_rss_mb(self) -> float:
+        """Peak RSS of the server's processes, added up (an upper bound: their peaks may not coincide)."""
         return self.status_kb("VmHWM") / 1024
 
     def stop(self) -> None:

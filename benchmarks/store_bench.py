@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
 
 from mailtrap_lite import message as mime
+from mailtrap_lite.message import build_message
 from mailtrap_lite.model import Envelope, Recipient, Session, StoredMessage, TranscriptLine, utcnow
 from mailtrap_lite.search import parse_query
-from mailtrap_lite.service import build_message
 from mailtrap_lite.store import MemoryStore, Retention, Store
 from mailtrap_lite.store.sqlite import SQLiteStore
 
@@ -78,7 +78,7 @@ def build(count: int, seed: int) -> tuple[list[tuple[StoredMessage, Session]], l
             TranscriptLine(4, "C", f"<DATA {len(raw)} bytes>"),
         ]
         session.message_ids.append(message_id)
-        built.append((build_message(message_id, raw, envelope, session, False), session))
+        built.append((build_message(message_id, raw, envelope, session.id, False), session))
     return built, words, codes
 
 

@@ -169,7 +169,6 @@ class MailServer:
             except TimeoutError:
                 self._uvicorn.force_exit = True
                 await self._web_task
-        self.service.close()
         await self.store.close()
 
     async def serve(

@@ -45,9 +45,14 @@ from mailtrap_lite.model import (
     MessageWarning,
     Part,
     StoredMessage,
+    utcnow,
 )
 
-__all__ = ["parse_email", "parse_full", "part_content", "scan_raw", "summarize"]
+__all__ = ["build_message", "parse_email", "parse_full", "part_content", "scan_raw", "summarize"]
+
+# Parsing a message this large would hold the event loop for milliseconds: do it elsewhere.
+PARSE_OFF_LOOP_BYTES = 128 * 1024
+DEFAULT_MAILBOX = "default"
 
 SNIPPET_CHARS = 160
 BODY_TEXT_CHARS = 100_000
@@ -431,3 +436,18 @@ def scan_raw(raw: bytes, *, declared_8bitmime: bool) -> list[MessageWarning]:
             )
         )
     return found
+
+
+def build_message(
+    message_id: str, raw: bytes, envelope: Envelope, session_id: str, eight_bit: bool
+) -> StoredMessage:
+    """The stored form of an acknowledged message: its bytes, summary and protocol/MIME warnings."""
+    return summarize(
+        raw,
+        message_id=message_id,
+        session_id=session_id,
+        mailbox=DEFAULT_MAILBOX,
+        received_at=utcnow(),
+        envelope=envelope,
+        extra_warnings=scan_raw(raw, declared_8bitmime=eight_bit),
+    )

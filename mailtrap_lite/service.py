@@ -7,46 +7,28 @@ publish an event for every change. Nothing here knows about sockets or HTTP.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from mailtrap_lite import message as mime
-from mailtrap_lite.errors import NotFound
+from mailtrap_lite.errors import NotFound, StoreError
 from mailtrap_lite.events import Event, EventHub
 from mailtrap_lite.looplag import LoopLag
+from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import (
     Envelope,
     Message,
     MessageSummary,
     Page,
     Session,
-    StoredMessage,
     json_fields,
     to_json,
-    utcnow,
 )
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.store.base import Retention, Store
 from mailtrap_lite.store.memory import snapshot
 
-# Parsing a message this large would hold the event loop for milliseconds: do it on a thread.
-PARSE_OFF_LOOP_BYTES = 128 * 1024
-DEFAULT_MAILBOX = "default"
-
-
-def build_message(
-    message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-) -> StoredMessage:
-    """The stored form of an acknowledged message: its bytes, summary and protocol/MIME warnings."""
-    return mime.summarize(
-        raw,
-        message_id=message_id,
-        session_id=session.id,
-        mailbox=DEFAULT_MAILBOX,
-        received_at=utcnow(),
-        envelope=envelope,
-        extra_warnings=mime.scan_raw(raw, declared_8bitmime=eight_bit),
-    )
+log = logging.getLogger("mailtrap_lite")
 
 
 class MailService:
@@ -62,29 +44,15 @@ class MailService:
         self.live_sessions: dict[str, Session] = {}
         self._added_since_prune = 0
         self.loop_lag = LoopLag()
-        # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
-        # more threads would not parse faster; they would only take turns with the event loop for the GIL
-        # and make it wait longer (loop lag while receiving 10 MB messages over 4 connections: ~55-110 ms
-        # with one thread per message, ~40 ms with one parsing thread).
-        self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
-
-    def close(self) -> None:
-        self._parser.shutdown(wait=True)
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
     async def ingest(
         self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
     ) -> MessageSummary:
-        if len(raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(
-                self._parser, build_message, message_id, raw, envelope, session, eight_bit
-            )
-        else:
-            stored = build_message(message_id, raw, envelope, session, eight_bit)
         session.message_ids.append(message_id)
         try:
-            await self.store.add(stored, session)
+            stored = await self.store.ingest(message_id, raw, envelope, session, eight_bit)
         except BaseException:
             session.message_ids.remove(message_id)
             raise
@@ -100,7 +68,11 @@ class MailService:
 
     async def session_ended(self, session: Session) -> None:
         self.live_sessions.pop(session.id, None)
-        await self.store.save_session(session)
+        try:
+            await self.store.save_session(session)
+        except StoreError as error:  # nobody waits on this: say so, and keep serving
+            log.warning("session %s was not saved: %s", session.id, error)
+            return
         self.hub.publish_new("session.ended", lambda: session_json(session, transcript=False), session)
 
     async def prune(self) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from mailtrap_lite.model import MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Envelope, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query
 
 
@@ -22,6 +22,8 @@ class StoreStats:
     sessions: int
     bytes: int
     db_size: int | None = None
+    unindexed: int = 0  # messages stored but not yet in the full-text index (searches still find them)
+    writable: bool = True  # False when new messages cannot be stored (they are answered 451)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,12 @@ class Store(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    async def ingest(
+        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
+    ) -> StoredMessage:
+        """Parse an acknowledged message (``message.build_message``) and ``add`` it; returns it once
+        durable. Each store parses where it is cheapest for the event loop."""
 
     async def add(self, message: StoredMessage, session: Session) -> None:
         """Store a message and a snapshot of its session; returns when the message is durable."""

@@ -1,9 +1,11 @@
 """The SQLite store (``--db PATH``): durable, searchable, and fast at 100,000 messages.
 
 WAL mode with ``synchronous=FULL``: a commit is on disk when it returns, so the SMTP ``250`` (sent when
-``add`` returns) survives a crash or a power cut. All writes go through one writer thread that commits
-whatever has queued up in one transaction; reads run on a small pool of other connections, in threads.
-Nothing here runs SQL on the event loop. The schema and its migrations are in ``sqlite_schema``.
+``add`` returns) survives a crash or a power cut. All writes go through one writer process
+(``sqlite_writer``) that commits whatever has queued up in one transaction; reads run on a small pool of
+other connections, in threads. Nothing here runs SQL on the event loop. The writer runs the module-level
+functions below by name, so they take their arguments explicitly. The schema and its migrations are in
+``sqlite_schema``.
 """
 
 from __future__ import annotations
@@ -15,42 +17,29 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mailtrap_lite.errors import StoreError
-from mailtrap_lite.model import MessageSummary, Page, Session, StoredMessage, TranscriptLine
+from mailtrap_lite.message import build_message
+from mailtrap_lite.model import Envelope, MessageSummary, Page, Session, StoredMessage, TranscriptLine
 from mailtrap_lite.search import Query, required_substrings, sql_row_values, to_sql
 from mailtrap_lite.store.base import Retention, StoreStats
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
-from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS, migrate
-from mailtrap_lite.store.sqlite_threads import ReadPool, Writer
+from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS
+from mailtrap_lite.store.sqlite_threads import ReadPool
+from mailtrap_lite.store.sqlite_writer import WriterProcess, connect, explain
+
+R = TypeVar("R")
 
 READERS = 3
 # Deletions run in slices this big, each its own writer job, so that messages arriving meanwhile are
 # committed between slices instead of waiting for a long purge.
 DELETE_SLICE = 500
 _TRIGRAM = 3  # the FTS5 trigram tokenizer cannot look up anything shorter
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA busy_timeout = 5000")
-    return connection
-
-
-def _explain(path: Path, error: sqlite3.Error) -> str:
-    text = str(error)
-    if "not a database" in text:
-        return f"{path} is not a usable SQLite database ({text}: corrupt, or another kind of file)"
-    if "malformed" in text:
-        return f"the database {path} is corrupt ({text})"
-    if "unable to open" in text:
-        return f"cannot open the database {path}: {text} (is its directory writable?)"
-    if "readonly" in text:
-        return f"cannot write the database {path}: it is read-only"
-    if "locked" in text:
-        return f"the database {path} is locked: is another mailtrap-lite using it?"
-    return f"cannot open the database {path}: {text}"
+# One background indexing transaction takes this many messages, or this many of their bytes: a few
+# milliseconds of work, the longest an arriving message can wait behind it.
+INDEX_SLICE_MESSAGES = 32
+INDEX_SLICE_BYTES = 256 * 1024
 
 
 def fts_match(query: Query) -> str | None:
@@ -74,29 +63,56 @@ def where_clause(query: Query) -> tuple[str, list[object]]:
     match = fts_match(query)
     if match is None:
         return sql, params
-    prefilter = "seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
+    # Messages not indexed yet are all candidates.
+    prefilter = (
+        "seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
+        "UNION ALL SELECT seq FROM messages WHERE seq > (SELECT indexed FROM counters))"
+    )
     return f"{prefilter} AND {sql}", [match, *params]
+
+
+def index_slice(db: sqlite3.Connection) -> bool:
+    """Add the next few messages to the full-text index; returns whether more wait.
+
+    Indexing is the costliest part of storing a small message (~270 µs of a ~600 µs write for 1 KB of
+    text): done in the transaction that acknowledges the message, it kept every client waiting on it.
+    It runs instead when the writer process has nothing else to do."""
+    indexed = db.execute("SELECT indexed FROM counters").fetchone()[0]
+    rows = db.execute(
+        "SELECT seq, size FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", (indexed, INDEX_SLICE_MESSAGES)
+    ).fetchall()
+    if not rows:
+        return False
+    upto, taken = indexed, 0
+    for seq, size in rows:
+        upto, taken = seq, taken + size
+        if taken >= INDEX_SLICE_BYTES:
+            break
+    db.execute(
+        f"INSERT INTO messages_fts (rowid, {', '.join(FTS_COLUMNS)}) "
+        f"SELECT seq, {', '.join(FTS_COLUMNS)} FROM messages WHERE seq > ? AND seq <= ?",
+        (indexed, upto),
+    )
+    db.execute("UPDATE counters SET indexed = ?", (upto,))
+    return upto != rows[-1][0] or len(rows) == INDEX_SLICE_MESSAGES
 
 
 class SQLiteStore:
     kind = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, index_when_idle: bool = True) -> None:
+        """``index_when_idle=False`` leaves the full-text index to ``index_now`` (searches are right
+        either way, only slower on what is not indexed)."""
         self.path = Path(path)
-        self._writer: Writer | None = None
+        self._index_when_idle = index_when_idle
+        self._writer: WriterProcess | None = None
         self._readers: ReadPool | None = None
-        # Per live session: transcript lines written and its JSON without lists, as last written.
-        self._written: dict[str, tuple[int, str]] = {}
+        # Per live session: transcript lines written, and the session without lists as last written.
+        self._written: dict[str, tuple[int, Session]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        writer, readers = await asyncio.to_thread(self._open_connections)
-        self._writer = Writer(writer)
-        self._writer.start()
-        self._readers = ReadPool(readers)
-
-    def _open_connections(self) -> tuple[sqlite3.Connection, list[sqlite3.Connection]]:
         path = self.path
         if path.is_dir():
             raise StoreError(f"cannot use {path} as the database: it is a directory")
@@ -104,34 +120,28 @@ class SQLiteStore:
             raise StoreError(f"cannot create the database {path}: the directory {path.parent} does not exist")
         if not path.parent.is_dir():
             raise StoreError(f"cannot create the database {path}: {path.parent} is not a directory")
+        writer = WriterProcess(path, index_when_idle=self._index_when_idle)
+        await writer.start()  # creates or migrates the database: readers open it afterwards
+        try:
+            self._readers = ReadPool(await asyncio.to_thread(self._open_readers))
+        except BaseException:
+            await writer.close()
+            raise
+        self._writer = writer
+
+    def _open_readers(self) -> list[sqlite3.Connection]:
         opened: list[sqlite3.Connection] = []
         try:
-            writer = _connect(path)
-            opened.append(writer)
-            # Migrating first checks whose file this is: a refused file is left exactly as it was.
-            migrate(writer, path)
-            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StoreError(f"cannot use WAL mode on {path} (got {mode!r})")
-            writer.execute("PRAGMA synchronous = FULL")
-            # Prove now that we can write, rather than at the first message.
-            writer.execute("BEGIN IMMEDIATE")
-            writer.execute("UPDATE counters SET one = 1")
-            writer.execute("COMMIT")
             for _ in range(READERS):
-                reader = _connect(path)
+                reader = connect(self.path)
                 opened.append(reader)
                 reader.execute("PRAGMA query_only = 1")
                 reader.execute("PRAGMA mmap_size = 268435456")
-            return writer, opened[1:]
+            return opened
         except sqlite3.Error as error:
             for connection in opened:
                 connection.close()
-            raise StoreError(_explain(path, error)) from error
-        except BaseException:
-            for connection in opened:
-                connection.close()
-            raise
+            raise StoreError(explain(self.path, error)) from error
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -140,7 +150,7 @@ class SQLiteStore:
             await self._readers.close()
         self._writer = self._readers = None
 
-    def _write_side(self) -> Writer:
+    def _write_side(self) -> WriterProcess:
         if self._writer is None:
             raise StoreError("the database is not open")
         return self._writer
@@ -152,24 +162,23 @@ class SQLiteStore:
 
     # --- messages ----------------------------------------------------------------------------------------
 
-    async def add(self, message: StoredMessage, session: Session) -> None:
+    async def ingest(
+        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
+    ) -> StoredMessage:
+        # Parsed in the writer process: it keeps parsing (the largest cost of a small message after the
+        # SMTP exchange itself) off the event loop's core, whatever the message's size.
         change = self._session_change(session)
-        row = sql_row_values(message.summary, message.body_text)
-        row["session_id"] = message.summary.session_id
-        row["summary"] = encode(message.summary)
-        columns = f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-        values = list(row.values())
+        summary, body_text = await self._write_changes(
+            session, _parse_and_insert, change, message_id, raw, envelope, eight_bit
+        )
+        return StoredMessage(summary, raw, body_text)
 
-        def insert(db: sqlite3.Connection) -> None:
-            _save_session(db, change)
-            cursor = db.execute(columns, values)
-            db.execute("INSERT INTO raw (seq, data) VALUES (?, ?)", (cursor.lastrowid, message.raw))
-
-        await self._write_changes(session, insert)
+    async def add(self, message: StoredMessage, session: Session) -> None:
+        await self._write_changes(session, _insert_message, self._session_change(session), message)
 
     async def save_session(self, session: Session) -> None:
         change = self._session_change(session, final=True)
-        await self._write_changes(session, lambda db: _save_session(db, change))
+        await self._write_changes(session, _save_session, change)
 
     def _session_change(self, session: Session, *, final: bool = False) -> _SessionChange:
         """What to write of ``session`` since it was last written.
@@ -180,23 +189,22 @@ class SQLiteStore:
         changed, and when it ends; ``_load_session`` adds the ids of messages stored since.
         """
         known = self._written.pop(session.id, None) if final else self._written.get(session.id)
-        bare = encode(dataclasses.replace(session, transcript=[], message_ids=[]))
+        bare = dataclasses.replace(session, transcript=[], message_ids=[])
         start = None if known is None else known[0]
         rewrite = final or known is None or known[1] != bare
         if not final:
             self._written[session.id] = (len(session.transcript), bare)
         return _SessionChange(
-            id=session.id,
-            delivered=bool(session.message_ids),
-            data=encode(dataclasses.replace(session, transcript=[])) if rewrite else None,
             bare=bare,
+            delivered=bool(session.message_ids),
+            message_ids=list(session.message_ids) if rewrite else None,
             lines=session.transcript[start or 0 :],
             start=start,
         )
 
-    async def _write_changes(self, session: Session, work: Callable[[sqlite3.Connection], None]) -> None:
+    async def _write_changes(self, session: Session, work: Callable[..., R], *args: object) -> R:
         try:
-            await self._write_side().run(work)
+            return await self._write_side().run(work, *args)
         except BaseException:
             self._written.pop(session.id, None)  # not written after all: the next save writes everything
             raise
@@ -244,33 +252,10 @@ class SQLiteStore:
     async def update(
         self, message_id: str, *, read: bool | None = None, tags: tuple[str, ...] | None = None
     ) -> MessageSummary | None:
-        def change(db: sqlite3.Connection) -> MessageSummary | None:
-            row = db.execute("SELECT summary, body_text FROM messages WHERE id = ?", (message_id,)).fetchone()
-            if row is None:
-                return None
-            summary = summary_from_json(row[0])
-            if read is not None:
-                summary = dataclasses.replace(summary, read=read)
-            if tags is not None:
-                summary = dataclasses.replace(summary, tags=tags)
-            columns = sql_row_values(summary, "")
-            db.execute(
-                "UPDATE messages SET read = ?, tags_text = ?, summary = ? WHERE id = ?",
-                (columns["read"], columns["tags_text"], encode(summary), message_id),
-            )
-            return summary
-
-        return await self._write_side().run(change)
+        return await self._write_side().run(_update_message, message_id, read, tags)
 
     async def delete(self, message_ids: list[str]) -> list[str]:
-        def remove(db: sqlite3.Connection) -> list[str]:
-            gone = []
-            for message_id in message_ids:
-                if db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount:
-                    gone.append(message_id)
-            return gone
-
-        return await self._write_side().run(remove)
+        return await self._write_side().run(_delete_ids, message_ids)
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         if not query:
@@ -289,18 +274,7 @@ class SQLiteStore:
 
     async def _delete_rows(self, rows: list[tuple[int, str]]) -> list[str]:
         """Delete these (seq, id) rows in one writer job; returns the ids that were still there."""
-
-        def remove(db: sqlite3.Connection) -> list[str]:
-            marks = ", ".join("?" * len(rows))
-            gone = {
-                row[0]
-                for row in db.execute(
-                    f"DELETE FROM messages WHERE seq IN ({marks}) RETURNING seq", [seq for seq, _ in rows]
-                )
-            }
-            return [id_ for seq, id_ in rows if seq in gone]
-
-        return await self._write_side().run(remove)
+        return await self._write_side().run(_delete_seqs, rows)
 
     # --- sessions ----------------------------------------------------------------------------------------
 
@@ -335,16 +309,34 @@ class SQLiteStore:
             if not doomed:
                 break
             pruned += await self._delete_rows(doomed)
-        await self._write_side().run(lambda db: _prune_sessions(db, retention))
+        await self._write_side().run(_prune_sessions, retention)
         return pruned
 
-    async def stats(self) -> StoreStats:
-        def read(db: sqlite3.Connection) -> tuple[int, int, int, int]:
-            row = db.execute("SELECT messages, unread, sessions, bytes FROM counters").fetchone()
-            return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+    async def index_now(self) -> None:
+        """Bring the full-text index up to date now rather than when the writer is next idle."""
+        while await self._write_side().run(index_slice):
+            pass
 
-        messages, unread, sessions, size = await self._read_side().run(read)
-        return StoreStats(self.kind, messages, unread, sessions, size, db_size=self._db_size())
+    async def stats(self) -> StoreStats:
+        def read(db: sqlite3.Connection) -> tuple[int, ...]:
+            row = db.execute(
+                "SELECT messages, unread, sessions, bytes, "
+                "(SELECT count(*) FROM messages WHERE seq > indexed) FROM counters"
+            ).fetchone()
+            return tuple(int(value) for value in row)
+
+        messages, unread, sessions, size, unindexed = await self._read_side().run(read)
+        writable = self._writer is not None and self._writer.running
+        return StoreStats(
+            self.kind,
+            messages,
+            unread,
+            sessions,
+            size,
+            db_size=self._db_size(),
+            unindexed=unindexed,
+            writable=writable,
+        )
 
     def _db_size(self) -> int:
         total = 0
@@ -356,25 +348,88 @@ class SQLiteStore:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _SessionChange:
-    id: str
+    bare: Session  # without transcript and message ids
     delivered: bool
-    data: str | None  # the session's JSON (without its transcript) when it has to be rewritten
-    bare: str  # its JSON without transcript and message ids
+    message_ids: list[str] | None  # set when the session's row has to be rewritten
     lines: list[TranscriptLine]  # transcript lines not written yet; all of them when start is None
     start: int | None  # the number of the first of them; None: look it up
 
 
+def _parse_and_insert(
+    db: sqlite3.Connection,
+    change: _SessionChange,
+    message_id: str,
+    raw: bytes,
+    envelope: Envelope,
+    eight_bit: bool,
+) -> tuple[MessageSummary, str]:
+    stored = build_message(message_id, raw, envelope, change.bare.id, eight_bit)
+    _insert_message(db, change, stored)
+    return stored.summary, stored.body_text
+
+
+def _insert_message(db: sqlite3.Connection, change: _SessionChange, message: StoredMessage) -> None:
+    _save_session(db, change)
+    row = sql_row_values(message.summary, message.body_text)
+    row["session_id"] = message.summary.session_id
+    row["summary"] = encode(message.summary)
+    cursor = db.execute(
+        f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+    )
+    db.execute("INSERT INTO raw (seq, data) VALUES (?, ?)", (cursor.lastrowid, message.raw))
+
+
+def _update_message(
+    db: sqlite3.Connection, message_id: str, read: bool | None, tags: tuple[str, ...] | None
+) -> MessageSummary | None:
+    row = db.execute("SELECT summary FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        return None
+    summary = summary_from_json(row[0])
+    if read is not None:
+        summary = dataclasses.replace(summary, read=read)
+    if tags is not None:
+        summary = dataclasses.replace(summary, tags=tags)
+    columns = sql_row_values(summary, "")
+    db.execute(
+        "UPDATE messages SET read = ?, tags_text = ?, summary = ? WHERE id = ?",
+        (columns["read"], columns["tags_text"], encode(summary), message_id),
+    )
+    return summary
+
+
+def _delete_ids(db: sqlite3.Connection, message_ids: list[str]) -> list[str]:
+    return [
+        message_id
+        for message_id in message_ids
+        if db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount
+    ]
+
+
+def _delete_seqs(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> list[str]:
+    marks = ", ".join("?" * len(rows))
+    deleted = db.execute(
+        f"DELETE FROM messages WHERE seq IN ({marks}) RETURNING seq", [seq for seq, _ in rows]
+    )
+    gone = {row[0] for row in deleted}
+    return [id_ for seq, id_ in rows if seq in gone]
+
+
 def _save_session(db: sqlite3.Connection, change: _SessionChange) -> None:
     found = None
-    if change.data is None:
+    session_id, delivered = change.bare.id, int(change.delivered)
+    if change.message_ids is None:
         found = db.execute(
-            "UPDATE sessions SET delivered = ? WHERE id = ? RETURNING seq", (int(change.delivered), change.id)
+            "UPDATE sessions SET delivered = ? WHERE id = ? RETURNING seq", (delivered, session_id)
         ).fetchone()
     if found is None:  # a new session, a changed one, or one pruned meanwhile
+        whole = change.bare
+        if change.message_ids is not None:
+            whole = dataclasses.replace(whole, message_ids=change.message_ids)
         found = db.execute(
             "INSERT INTO sessions (id, delivered, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             "delivered = excluded.delivered, data = excluded.data RETURNING seq",
-            (change.id, int(change.delivered), change.data or change.bare),
+            (session_id, delivered, encode(whole)),
         ).fetchone()
     seq = found[0]
     lines, start = change.lines, change.start

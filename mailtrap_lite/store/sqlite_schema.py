@@ -4,7 +4,7 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 2):
+Tables (version 3):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
@@ -18,10 +18,12 @@ Tables (version 2):
   and the transcript only grows, so each save appends the new lines instead of rewriting them all.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
   flag is set while every message is deleted at once: the index is then emptied in one step instead of
-  un-indexing each message.
+  un-indexing each message. ``indexed`` is the last ``seq`` the full-text index covers.
 - ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches. It keeps
   no positions or columns (``detail = none``): that halves the cost of indexing a message, and a
-  pre-filter only has to let every match through.
+  pre-filter only has to let every match through. Since version 3 it is filled after the commit that
+  acknowledges a message, by the writer when it is idle (``SQLiteStore`` explains why); messages past
+  ``counters.indexed`` are not in it yet, and searches take them all as candidates.
 """
 
 from __future__ import annotations
@@ -130,7 +132,24 @@ CREATE TRIGGER sessions_deleted AFTER DELETE ON sessions BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)  # MIGRATIONS[n - 1] brings a database to version n
+_V3 = f"""
+ALTER TABLE counters ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+UPDATE counters SET indexed = coalesce((SELECT max(seq) FROM messages), 0);
+DROP TRIGGER messages_inserted;
+CREATE TRIGGER messages_inserted AFTER INSERT ON messages BEGIN
+    UPDATE counters SET messages = messages + 1, unread = unread + (new.read = 0), bytes = bytes + new.size;
+    UPDATE sessions SET live = live + 1 WHERE id = new.session_id;
+END;
+DROP TRIGGER messages_deleted;
+CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
+    UPDATE counters SET messages = messages - 1, unread = unread - (old.read = 0), bytes = bytes - old.size;
+    UPDATE sessions SET live = live - 1 WHERE id = old.session_id;
+    INSERT INTO messages_fts (messages_fts, rowid, {_FTS_LIST})
+        SELECT 'delete', old.seq, {_FTS_OLD} FROM counters WHERE NOT clearing AND old.seq <= indexed;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -151,6 +151,8 @@ async def stats_data(ctx: WebContext) -> dict[str, Any]:
         "sessions": stored.sessions,
         "bytes": stored.bytes,
         "db_size": stored.db_size,
+        "unindexed": stored.unindexed,
+        "writable": stored.writable,
         "uptime_seconds": round(time.time() - mail.started, 3),
         "received_total": mail.received,
         "received_bytes_total": mail.received_bytes,

@@ -29,7 +29,8 @@ async def livez(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    await context(request).service.store.stats()
+    if not (await context(request).service.store.stats()).writable:
+        return JSONResponse({"status": "not ready", "error": "the store cannot take messages"}, 503)
     return JSONResponse({"status": "ready"})
 
 

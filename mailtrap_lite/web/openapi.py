@@ -447,7 +447,13 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
     },
     "/api/openapi.json": {"get": ("This document", [], {"200": _json({"type": "object"})})},
     "/livez": {"get": ("Liveness", [], {"200": _json({"type": "object"})})},
-    "/readyz": {"get": ("Readiness: the store answers", [], {"200": _json({"type": "object"})})},
+    "/readyz": {
+        "get": (
+            "Readiness: the store answers and can take messages",
+            [],
+            {"200": _json({"type": "object"}), "503": _json({"type": "object"}, "Not ready")},
+        )
+    },
     "/metrics": {
         "get": ("Prometheus metrics", [], {"200": {"description": "OK", "content": {"text/plain": {}}}})
     },

@@ -13,8 +13,8 @@ import pytest
 
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.events import Event
+from mailtrap_lite.message import build_message
 from mailtrap_lite.model import Envelope, Session, utcnow
-from mailtrap_lite.service import build_message
 from tests.e2e.browser import CHROMIUM, launch_chromium
 from tests.e2e.helpers import send, simple_message
 
@@ -319,7 +319,7 @@ def test_keyboard_search_and_delete(ui: UI, smtp_address: tuple[str, int]) -> No
 
 def test_ten_thousand_messages_stay_fast(ui: UI, server: MailServer) -> None:
     session = Session(id="bulk", peer="127.0.0.1:1", started_at=utcnow())
-    template = build_message("t", simple_message().as_bytes(), Envelope("app@example.com"), session, False)
+    template = build_message("t", simple_message().as_bytes(), Envelope("app@example.com"), session.id, False)
 
     async def fill() -> None:
         for n in range(10_000):

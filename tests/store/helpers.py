@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from mailtrap_lite.message import build_message
 from mailtrap_lite.model import Envelope, Recipient, Session, StoredMessage, utcnow
-from mailtrap_lite.service import build_message
 from mailtrap_lite.store.base import Store
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ def new_message(
         f"{body or f'Body of message number {number}.'}\r\n"
     ).encode()
     envelope = Envelope("app@example.com", recipients=(Recipient(to, 250, "2.1.5 Ok"),))
-    stored = build_message(message_id, raw, envelope, session, False)
+    stored = build_message(message_id, raw, envelope, session.id, False)
     if received_at is not None:
         stored = dataclasses.replace(
             stored, summary=dataclasses.replace(stored.summary, received_at=received_at)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mailtrap_lite.message import build_message
 from mailtrap_lite.model import (
     Address,
     AuthInfo,
@@ -22,7 +23,6 @@ from mailtrap_lite.model import (
     TranscriptLine,
     to_json,
 )
-from mailtrap_lite.service import build_message
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
 from tests.conftest import CORPUS
 
@@ -107,7 +107,28 @@ def test_fields_missing_from_older_json_take_their_defaults() -> None:
 def test_real_messages_round_trip(path: Path) -> None:
     session = Session(id="s1", peer="127.0.0.1:1", started_at=MOMENT)
     envelope = Envelope("a@example.com", recipients=(Recipient("b@example.com", 250, "Ok"),))
-    summary = build_message("m1", path.read_bytes(), envelope, session, False).summary
+    summary = build_message("m1", path.read_bytes(), envelope, session.id, False).summary
     back = summary_from_json(encode(summary))
     assert back == summary
     assert to_json(back) == to_json(summary)
+
+
+def test_every_model_class_pickles_exactly() -> None:
+    """With --db, summaries, sessions and envelopes cross to the writer process and back by pickle."""
+    import pickle
+
+    from mailtrap_lite import model
+
+    dataclasses_in_model = {
+        value
+        for value in vars(model).values()
+        if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == model.__name__
+    }
+    assert set(model._MODELS) == dataclasses_in_model  # a new class must be added there
+    envelope = Envelope("a@example.com", ("BODY=8BITMIME",), (Recipient("b@example.com", 250, "Ok"),))
+    for value in (full_summary(), full_session(), envelope):
+        back = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        assert back == value and type(back) is type(value)
+    for path in sorted(CORPUS.glob("*.eml"))[:20]:
+        stored = build_message("m1", path.read_bytes(), envelope, "s1", False)
+        assert pickle.loads(pickle.dumps(stored)) == stored

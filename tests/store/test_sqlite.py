@@ -243,6 +243,8 @@ def test_the_search_index_stays_consistent_through_every_kind_of_delete(tmp_path
     async def scenario(store: Store) -> None:
         for stored in first:
             await store.add(stored, session)
+        assert isinstance(store, SQLiteStore)
+        await store.index_now()
         assert indexed_documents(path, "bat") == 30
         await store.delete(["m0003"])
         await store.delete_matching(q("subject:2"))  # 2, 12, 20-29
@@ -252,6 +254,7 @@ def test_the_search_index_stays_consistent_through_every_kind_of_delete(tmp_path
         await store.add(later, session)
         assert [m.id for m in (await store.list_messages(q('"after the clear"'))).messages] == ["m0099"]
         assert (await store.list_messages(q("batch"))).total == 0
+        await store.index_now()
 
     run(SQLiteStore(path), scenario)
     assert (indexed_documents(path, "bat"), indexed_documents(path, "aft")) == (0, 1)
@@ -290,3 +293,45 @@ def test_a_long_session_is_written_incrementally_and_reads_back_whole(tmp_path: 
         assert await store.get_session("s1") == session
 
     run(SQLiteStore(path), read)
+
+
+def test_messages_deleted_before_they_are_indexed_leave_the_index_consistent(tmp_path: Path) -> None:
+    path = tmp_path / "box.db"
+    session = new_session()
+    messages = [new_message(session, n, subject=f"Batch {n}") for n in range(20)]
+
+    async def scenario(store: Store) -> None:
+        assert isinstance(store, SQLiteStore)
+        for stored in messages[:10]:
+            await store.add(stored, session)
+        await store.index_now()
+        for stored in messages[10:]:
+            await store.add(stored, session)
+        assert (await store.stats()).unindexed == 10
+        await store.delete(["m0003", "m0013"])  # one indexed, one not
+        await store.prune(Retention(max_messages=5, max_age_seconds=None))  # every indexed one, 10-14
+        assert (await store.stats()).unindexed == 5
+        assert (await store.list_messages(q("batch"))).total == 5
+        await store.index_now()
+        assert (await store.stats()).unindexed == 0
+        assert indexed_documents(path, "bat") == 5
+        assert [m.id for m in (await store.list_messages(q('"batch 1"'))).messages] == [
+            f"m00{n}" for n in range(19, 14, -1)
+        ]
+
+    run(SQLiteStore(path, index_when_idle=False), scenario)
+
+
+def test_the_index_catches_up_by_itself_when_the_writer_is_idle(tmp_path: Path) -> None:
+    path = tmp_path / "box.db"
+    session = new_session()
+    messages = [new_message(session, n, subject=f"Batch {n}") for n in range(100)]
+
+    async def scenario(store: Store) -> int:
+        await asyncio.gather(*(store.add(stored, session) for stored in messages))
+        async with asyncio.timeout(30):
+            while (await store.stats()).unindexed:
+                await asyncio.sleep(0.01)
+        return indexed_documents(path, "bat")
+
+    assert run(SQLiteStore(path), scenario) == 100
