@@ -13,8 +13,11 @@ others), commits, and only then answers each job. Messages arriving together the
 and a caller that sees its job done knows it is committed. Work that nobody waits for (catching up the
 full-text index) runs only when no job is waiting, in small transactions of its own.
 
-Frames are a 4-byte big-endian length and a pickle. The child exits when its socket closes: when the
-server closes the store, and when the server dies, so it never outlives it.
+Frames are a 4-byte big-endian length and a pickle. A large ``bytes`` argument (a message of a megabyte)
+goes apart, on a second socket, straight from the loop's copy of it: in a frame it was pickled, then
+copied again into the transport's buffer, and appending 10 MB to that buffer held the loop for ~20 ms.
+The child exits when its sockets close: when the server closes the store, and when the server dies, so it
+never outlives it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +44,7 @@ R = TypeVar("R")
 Work = Callable[..., R]
 
 MAX_BATCH = 512
+BLOB_BYTES = 256 * 1024  # a bytes argument at least this large travels on the blob socket
 _LENGTH = struct.Struct("!I")
 _STARTUP_SECONDS = 60
 
@@ -70,6 +75,13 @@ def explain(path: Path, error: sqlite3.Error) -> str:
 def _frame(value: object) -> tuple[bytes, bytes]:
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return _LENGTH.pack(len(payload)), payload
+
+
+@dataclass(frozen=True, slots=True)
+class _Blob:
+    """Stands in a frame for a bytes argument that follows on the blob socket."""
+
+    size: int
 
 
 def _split_frames(buffer: bytearray) -> list[bytes]:
@@ -111,6 +123,9 @@ class WriterProcess:
         self._index_when_idle = index_when_idle
         self._process: subprocess.Popen[bytes] | None = None
         self._transport: asyncio.Transport | None = None
+        self._blob_socket: socket.socket | None = None
+        self._blobs: asyncio.Queue[bytes] = asyncio.Queue()
+        self._blob_sender: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._next_job = 0
         self._started: asyncio.Future[str | None] | None = None
@@ -122,11 +137,15 @@ class WriterProcess:
         """Start the process; raises StoreError with the reason when it cannot use the database."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
+        self._blob_socket, their_blobs = socket.socketpair()
+        self._blob_socket.setblocking(False)
         try:
-            self._process = await asyncio.to_thread(self._spawn, theirs)
+            self._process = await asyncio.to_thread(self._spawn, theirs, their_blobs)
         finally:
             theirs.close()
+            their_blobs.close()
         self.pid = self._process.pid
+        self._blob_sender = loop.create_task(self._send_blobs(self._blob_socket))
         self._started = loop.create_future()
         transport, _ = await loop.create_unix_connection(lambda: _Channel(self), sock=ours)
         self._transport = transport
@@ -140,12 +159,23 @@ class WriterProcess:
             await self.close()
             raise StoreError(problem)
 
-    def _spawn(self, theirs: socket.socket) -> subprocess.Popen[bytes]:
-        fd = theirs.fileno()
-        command = [sys.executable, "-m", __name__, str(fd), str(self.path)]
+    def _spawn(self, theirs: socket.socket, blobs: socket.socket) -> subprocess.Popen[bytes]:
+        fds = [theirs.fileno(), blobs.fileno()]
+        command = [sys.executable, "-m", __name__, *map(str, fds), str(self.path)]
         if not self._index_when_idle:
             command.append("--no-index")
-        return subprocess.Popen(command, pass_fds=[fd], stdin=subprocess.DEVNULL, close_fds=True)
+        return subprocess.Popen(command, pass_fds=fds, stdin=subprocess.DEVNULL, close_fds=True)
+
+    async def _send_blobs(self, blob_socket: socket.socket) -> None:
+        """Send large arguments in the order of their jobs' frames. It runs as its own task so that a
+        cancelled caller never leaves a blob half sent (the process would wait for the rest)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            blob = await self._blobs.get()
+            try:
+                await loop.sock_sendall(blob_socket, blob)  # from a memoryview of it: no copy
+            except OSError:  # the process is gone; _lost fails the waiting jobs
+                return
 
     @property
     def running(self) -> bool:
@@ -160,9 +190,16 @@ class WriterProcess:
         job = self._next_job
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending[job] = future
+        blobs = [arg for arg in args if isinstance(arg, bytes) and len(arg) >= BLOB_BYTES]
+        if blobs:
+            args = tuple(
+                _Blob(len(arg)) if isinstance(arg, bytes) and len(arg) >= BLOB_BYTES else arg for arg in args
+            )
         header, payload = _frame((job, work, args))
         self._transport.write(header)
-        self._transport.write(payload)  # apart, so that a 10 MB message is not copied once more
+        self._transport.write(payload)
+        for blob in blobs:
+            self._blobs.put_nowait(blob)
         return await future
 
     def _answer(self, message: tuple[Any, ...]) -> None:
@@ -207,14 +244,21 @@ class WriterProcess:
                 await asyncio.to_thread(process.wait)
         if self._transport is not None:
             self._transport.close()
+        if self._blob_sender is not None:
+            self._blob_sender.cancel()
+        if self._blob_socket is not None:
+            self._blob_socket.close()
 
 
 # --- the writer process --------------------------------------------------------------------------------
 
 
 class _Worker:
-    def __init__(self, channel: socket.socket, db: sqlite3.Connection, idle: Work[bool] | None) -> None:
+    def __init__(
+        self, channel: socket.socket, blobs: socket.socket, db: sqlite3.Connection, idle: Work[bool] | None
+    ) -> None:
         self._channel = channel
+        self._blob_channel = blobs
         self._db = db
         self._idle = idle
         self._buffer = bytearray()
@@ -245,6 +289,16 @@ class _Worker:
             self._buffer += data
             self._frames += _split_frames(self._buffer)
             wait = wait and not self._frames  # then take only what is already there
+
+    def _read_blob(self, size: int) -> bytes:
+        blob = bytearray(size)
+        view, got = memoryview(blob), 0
+        while got < size:
+            received = self._blob_channel.recv_into(view[got:])
+            if not received:
+                raise ConnectionResetError("the server closed the blob socket")
+            got += received
+        return bytes(blob)
 
     def _run_idle(self) -> bool:
         assert self._idle is not None
@@ -278,6 +332,7 @@ class _Worker:
                 del self._frames[: len(frames)]
                 for frame in frames:
                     job, work, args = pickle.loads(frame)
+                    args = tuple(self._read_blob(arg.size) if isinstance(arg, _Blob) else arg for arg in args)
                     batch.append(job)
                     db.execute("SAVEPOINT job")
                     try:
@@ -333,8 +388,8 @@ def main(argv: list[str]) -> int:
     # Ctrl-C reaches the whole process group; the server decides when the writer stops (by closing).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    fd, path = int(argv[0]), Path(argv[1])
-    channel = socket.socket(fileno=fd)
+    channel, blobs = socket.socket(fileno=int(argv[0])), socket.socket(fileno=int(argv[1]))
+    path = Path(argv[2])
     try:
         db = _open_for_writing(path)
     except StoreError as error:
@@ -344,14 +399,18 @@ def main(argv: list[str]) -> int:
 
     channel.sendall(b"".join(_frame(("started", None))))
     try:
-        _Worker(channel, db, None if "--no-index" in argv else index_slice).serve()
+        _Worker(channel, blobs, db, None if "--no-index" in argv else index_slice).serve()
     except (BrokenPipeError, ConnectionResetError):  # the server is gone: what was committed stays
         pass
     finally:
         db.close()
         channel.close()
+        blobs.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Run as the importable module, not as __main__: frames name its classes (_Blob) by that module.
+    from mailtrap_lite.store.sqlite_writer import main as run_writer
+
+    sys.exit(run_writer(sys.argv[1:]))

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from mailtrap_lite.errors import StoreError
-from mailtrap_lite.model import TranscriptLine
+from mailtrap_lite.model import Envelope, Recipient, TranscriptLine
 from mailtrap_lite.search import sql_row_values
 from mailtrap_lite.store import Retention, Store
 from mailtrap_lite.store.codec import encode
 from mailtrap_lite.store.sqlite import SQLiteStore
 from mailtrap_lite.store.sqlite_schema import APPLICATION_ID, SCHEMA_VERSION
+from mailtrap_lite.store.sqlite_writer import BLOB_BYTES
 from tests.store.helpers import new_message, new_session, run
 from tests.test_search import q
 
@@ -335,3 +336,29 @@ def test_the_index_catches_up_by_itself_when_the_writer_is_idle(tmp_path: Path) 
         return indexed_documents(path, "bat")
 
     assert run(SQLiteStore(path), scenario) == 100
+
+
+def test_large_messages_cross_to_the_writer_whole_and_in_order(tmp_path: Path) -> None:
+    """Messages over BLOB_BYTES go to the writer process on their own socket; a caller that gives up
+    half way (its client disconnected) must not leave the next message waiting or mixed up."""
+    session = new_session()
+    sizes = [BLOB_BYTES - 1, BLOB_BYTES, 3 * BLOB_BYTES + 7, 5_000_000, 100]
+    bodies = [bytes([65 + n]) * size for n, size in enumerate(sizes)]
+    envelope = Envelope("app@example.com", recipients=(Recipient("ann@example.com", 250, "Ok"),))
+
+    def raw(body: bytes) -> bytes:
+        return b"Subject: big\r\nContent-Type: application/octet-stream\r\n\r\n" + body + b"\r\n"
+
+    async def scenario(store: Store) -> list[bytes | None]:
+        abandoned = asyncio.ensure_future(
+            store.ingest("gone", raw(b"Z" * 4_000_000), envelope, session, False)
+        )
+        await asyncio.sleep(0)
+        abandoned.cancel()
+        stored = await asyncio.gather(
+            *(store.ingest(f"m{n}", raw(body), envelope, session, False) for n, body in enumerate(bodies))
+        )
+        assert [m.summary.size for m in stored] == [len(raw(body)) for body in bodies]
+        return [await store.get_raw(f"m{n}") for n in range(len(bodies))]
+
+    assert run(SQLiteStore(tmp_path / "box.db"), scenario) == [raw(body) for body in bodies]
