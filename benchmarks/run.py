@@ -105,6 +105,18 @@ async def clear(server: Server, http: httpx.AsyncClient) -> None:
         (await http.delete(f"{server.url}/api/messages")).raise_for_status()
 
 
+async def settled_cpu(server: Server, http: httpx.AsyncClient) -> float:
+    """The server's CPU seconds once the work a run left behind is done: with --db the search index is
+    built after the 250s, and its cost belongs to the messages that caused it."""
+    if server.kind == "mailtrap-lite":
+        deadline = time.monotonic() + 120
+        while (await http.get(f"{server.url}/api/stats")).json().get(
+            "unindexed"
+        ) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    return server.cpu_seconds()
+
+
 # --- 1. throughput --------------------------------------------------------------------------------------
 
 
@@ -150,7 +162,7 @@ async def throughput(
                         result = await loadgen.blast(
                             "127.0.0.1", server.smtp_port, template, count, concurrency, reuse=reuse
                         )
-                        measured[name].append((result, server.cpu_seconds() - cpu))
+                        measured[name].append((result, await settled_cpu(server, http) - cpu))
                 row: dict[str, Any] = {"size": size, "conns": concurrency, "reuse": reuse, "count": count}
                 for name, pairs in measured.items():
                     row[name] = {
