@@ -27,7 +27,7 @@ from mailtrap_lite.store.base import Retention, StoreStats
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
 from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS
 from mailtrap_lite.store.sqlite_threads import ReadPool
-from mailtrap_lite.store.sqlite_writer import WriterProcess, connect, explain
+from mailtrap_lite.store.sqlite_writer import Prepare, WriterProcess, connect, explain
 
 R = TypeVar("R")
 
@@ -169,7 +169,7 @@ class SQLiteStore:
         # SMTP exchange itself) off the event loop's core, whatever the message's size.
         change = self._session_change(session)
         summary, body_text = await self._write_changes(
-            session, _parse_and_insert, change, message_id, raw, envelope, eight_bit
+            session, _insert_parsed, change, message_id, raw, envelope, eight_bit, prepare=_parse
         )
         return StoredMessage(summary, raw, body_text)
 
@@ -202,9 +202,11 @@ class SQLiteStore:
             start=start,
         )
 
-    async def _write_changes(self, session: Session, work: Callable[..., R], *args: object) -> R:
+    async def _write_changes(
+        self, session: Session, work: Callable[..., R], *args: object, prepare: Prepare | None = None
+    ) -> R:
         try:
-            return await self._write_side().run(work, *args)
+            return await self._write_side().run(work, *args, prepare=prepare)
         except BaseException:
             self._written.pop(session.id, None)  # not written after all: the next save writes everything
             raise
@@ -355,15 +357,15 @@ class _SessionChange:
     start: int | None  # the number of the first of them; None: look it up
 
 
-def _parse_and_insert(
-    db: sqlite3.Connection,
-    change: _SessionChange,
-    message_id: str,
-    raw: bytes,
-    envelope: Envelope,
-    eight_bit: bool,
+def _parse(
+    change: _SessionChange, message_id: str, raw: bytes, envelope: Envelope, eight_bit: bool
+) -> tuple[_SessionChange, StoredMessage]:
+    return change, build_message(message_id, raw, envelope, change.bare.id, eight_bit)
+
+
+def _insert_parsed(
+    db: sqlite3.Connection, change: _SessionChange, stored: StoredMessage
 ) -> tuple[MessageSummary, str]:
-    stored = build_message(message_id, raw, envelope, change.bare.id, eight_bit)
     _insert_message(db, change, stored)
     return stored.summary, stored.body_text
 

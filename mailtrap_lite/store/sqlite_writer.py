@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import pickle
 import select
@@ -34,6 +35,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,9 +44,11 @@ from mailtrap_lite.errors import StoreError
 
 R = TypeVar("R")
 Work = Callable[..., R]
+Prepare = Callable[..., tuple[object, ...]]
 
 MAX_BATCH = 512
 BLOB_BYTES = 256 * 1024  # a bytes argument at least this large travels on the blob socket
+BLOB_SOCKET_BUFFER = 4 * 1024 * 1024
 _LENGTH = struct.Struct("!I")
 _STARTUP_SECONDS = 60
 
@@ -139,6 +143,9 @@ class WriterProcess:
         ours, theirs = socket.socketpair()
         self._blob_socket, their_blobs = socket.socketpair()
         self._blob_socket.setblocking(False)
+        # A megabyte in one send rather than five: each refill waits for a turn of the busy loop, and the
+        # writer waits for the whole blob (the kernel caps this at net.core.wmem_max, often 4 MB).
+        self._blob_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BLOB_SOCKET_BUFFER)
         try:
             self._process = await asyncio.to_thread(self._spawn, theirs, their_blobs)
         finally:
@@ -181,8 +188,11 @@ class WriterProcess:
     def running(self) -> bool:
         return not self._closed and self._transport is not None and not self._transport.is_closing()
 
-    async def run(self, work: Work[R], *args: object) -> R:
-        """Run ``work(connection, *args)`` in the next transaction; returns its result once committed."""
+    async def run(self, work: Work[R], *args: object, prepare: Prepare | None = None) -> R:
+        """Run ``work(connection, *args)`` in the next transaction; returns its result once committed.
+
+        With ``prepare``, the job runs ``work(connection, *prepare(*args))``: the part that needs no
+        database (parsing), which the process may start before the job's turn."""
         if not self.running:
             raise StoreError("the database writer is not running")
         assert self._transport is not None
@@ -195,7 +205,7 @@ class WriterProcess:
             args = tuple(
                 _Blob(len(arg)) if isinstance(arg, bytes) and len(arg) >= BLOB_BYTES else arg for arg in args
             )
-        header, payload = _frame((job, work, args))
+        header, payload = _frame((job, work, args, prepare))
         self._transport.write(header)
         self._transport.write(payload)
         for blob in blobs:
@@ -253,6 +263,15 @@ class WriterProcess:
 # --- the writer process --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A job whose frame and blobs have arrived; ``arguments`` may wait for its parsing thread."""
+
+    job: int
+    work: Work[Any]
+    arguments: Callable[[], tuple[object, ...]]
+
+
 class _Worker:
     def __init__(
         self, channel: socket.socket, blobs: socket.socket, db: sqlite3.Connection, idle: Work[bool] | None
@@ -263,14 +282,17 @@ class _Worker:
         self._idle = idle
         self._buffer = bytearray()
         self._frames: list[bytes] = []
+        self._admitted: list[_Admitted] = []
         self._transactions = 0
+        self._parser: ThreadPoolExecutor | None = None
 
     def serve(self) -> None:
         idle_work_left = self._idle is not None
         while True:
             if not self._receive(wait=not idle_work_left):
                 return
-            if not self._frames:
+            self._admit()
+            if not self._admitted:
                 idle_work_left = self._run_idle()
                 continue
             answers = self._commit()
@@ -289,6 +311,26 @@ class _Worker:
             self._buffer += data
             self._frames += _split_frames(self._buffer)
             wait = wait and not self._frames  # then take only what is already there
+
+    def _admit(self) -> None:
+        """Unpickle the frames received and read their blobs. A large message is parsed on a thread from
+        now on, while the writer commits what came before it: parsing holds the GIL, SQLite's writing
+        does not, so the two overlap (small messages are parsed in turn: a thread would cost more)."""
+        frames, self._frames = self._frames, []
+        for frame in frames:
+            job, work, args, prepare = pickle.loads(frame)
+            large = any(isinstance(arg, _Blob) for arg in args)
+            args = tuple(self._read_blob(arg.size) if isinstance(arg, _Blob) else arg for arg in args)
+            arguments: Callable[[], tuple[object, ...]]
+            if prepare is None:
+                arguments = functools.partial(tuple, args)
+            elif large:
+                if self._parser is None:
+                    self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
+                arguments = self._parser.submit(prepare, *args).result
+            else:
+                arguments = functools.partial(prepare, *args)
+            self._admitted.append(_Admitted(job, work, arguments))
 
     def _read_blob(self, size: int) -> bytes:
         blob = bytearray(size)
@@ -323,24 +365,21 @@ class _Worker:
     def _commit(self) -> list[tuple[bytes, bytes]]:
         """Run the jobs received, and those arriving meanwhile, in one transaction; their answers."""
         db = self._db
-        batch: list[int] = []
+        batch, self._admitted = self._admitted[:MAX_BATCH], self._admitted[MAX_BATCH:]
         outcomes: list[tuple[object, BaseException | None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
-            while self._frames and len(batch) < MAX_BATCH:
-                frames = self._frames[: MAX_BATCH - len(batch)]
-                del self._frames[: len(frames)]
-                for frame in frames:
-                    job, work, args = pickle.loads(frame)
-                    args = tuple(self._read_blob(arg.size) if isinstance(arg, _Blob) else arg for arg in args)
-                    batch.append(job)
-                    db.execute("SAVEPOINT job")
-                    try:
-                        outcomes.append((work(db, *args), None))
-                    except Exception as error:
-                        db.execute("ROLLBACK TO job")
-                        outcomes.append((None, error))
-                    db.execute("RELEASE job")
+            for item in batch:
+                # Let the next large message start parsing while this batch is written.
+                self._receive(wait=False)
+                self._admit()
+                db.execute("SAVEPOINT job")
+                try:
+                    outcomes.append((item.work(db, *item.arguments()), None))
+                except Exception as error:
+                    db.execute("ROLLBACK TO job")
+                    outcomes.append((None, error))
+                db.execute("RELEASE job")
             db.execute("COMMIT")
             self._transactions += 1
         except sqlite3.Error as error:
@@ -350,7 +389,7 @@ class _Worker:
                     db.execute("ROLLBACK")
             failure = StoreError(f"database write failed: {error}")
             outcomes = [(None, failure)] * len(batch)
-        return [self._reply(job, *outcome) for job, outcome in zip(batch, outcomes, strict=True)]
+        return [self._reply(item.job, *outcome) for item, outcome in zip(batch, outcomes, strict=True)]
 
     def _reply(self, job: int, value: object, problem: BaseException | None) -> tuple[bytes, bytes]:
         try:
@@ -387,6 +426,9 @@ def _open_for_writing(path: Path) -> sqlite3.Connection:
 def main(argv: list[str]) -> int:
     # Ctrl-C reaches the whole process group; the server decides when the writer stops (by closing).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # While a large message is parsed on a thread, the writer takes the GIL back after each SQLite call:
+    # make that wait at most 1 ms, not the default 5.
+    sys.setswitchinterval(0.001)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     channel, blobs = socket.socket(fileno=int(argv[0])), socket.socket(fileno=int(argv[1]))
     path = Path(argv[2])
