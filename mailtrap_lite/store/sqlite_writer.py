@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import pickle
 import select
 import signal
@@ -171,7 +172,12 @@ class WriterProcess:
         command = [sys.executable, "-m", __name__, *map(str, fds), str(self.path)]
         if not self._index_when_idle:
             command.append("--no-index")
-        return subprocess.Popen(command, pass_fds=fds, stdin=subprocess.DEVNULL, close_fds=True)
+        # The writer must import this very mailtrap-lite (jobs name its functions), wherever the server
+        # found it: a checkout on sys.path, an install, another working directory.
+        here = str(Path(__file__).resolve().parents[2])
+        inherited = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": here if not inherited else os.pathsep.join([here, inherited])}
+        return subprocess.Popen(command, pass_fds=fds, stdin=subprocess.DEVNULL, close_fds=True, env=env)
 
     async def _send_blobs(self, blob_socket: socket.socket) -> None:
         """Send large arguments in the order of their jobs' frames. It runs as its own task so that a

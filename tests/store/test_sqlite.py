@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -362,3 +365,30 @@ def test_large_messages_cross_to_the_writer_whole_and_in_order(tmp_path: Path) -
         return [await store.get_raw(f"m{n}") for n in range(len(bodies))]
 
     assert run(SQLiteStore(tmp_path / "box.db"), scenario) == [raw(body) for body in bodies]
+
+
+def test_the_writer_process_runs_the_same_code_as_the_server(tmp_path: Path) -> None:
+    """A server that found mailtrap-lite through its own sys.path (not PYTHONPATH, not the working
+    directory) still gets a writer that imports the same package."""
+    root = Path(__file__).resolve().parents[2]
+    script = f"""
+import asyncio, sys
+sys.path.insert(0, {str(root)!r})
+from mailtrap_lite.model import Envelope, Session, utcnow
+from mailtrap_lite.store.sqlite import SQLiteStore
+
+async def main():
+    store = SQLiteStore("box.db")
+    await store.open()
+    stored = await store.ingest("m1", b"Subject: hi\\r\\n\\r\\nbody\\r\\n", Envelope("a@b.c"),
+                                Session("s1", "peer", utcnow()), False)
+    await store.close()
+    print(stored.summary.subject)
+
+asyncio.run(main())
+"""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "hi"), done.stderr
