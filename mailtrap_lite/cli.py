@@ -14,6 +14,7 @@ from mailtrap_lite.config import OPTIONS, Config, build_config
 from mailtrap_lite.errors import MailtrapError
 
 EXIT_USAGE = 2
+LOOP_SWITCH_INTERVAL = 0.0005  # seconds
 
 
 def _default_text(name: str, default_text: str) -> str:
@@ -79,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mailtrap-lite: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # While a thread parses a large message (the memory store's), the event loop must win the GIL back
+    # after each of its system calls, waiting up to this interval each time: 5 ms by default, which let
+    # one turn of the loop take 70 ms while 10 MB messages arrived (~15-40 ms at 0.5 ms). The process
+    # is ours here; the pytest plugin's in-process server leaves the test process's setting alone.
+    sys.setswitchinterval(LOOP_SWITCH_INTERVAL)
     try:
         server = MailServer(config)
         on_ready = None if config.quiet else lambda _: print(describe(server), flush=True)
