@@ -17,9 +17,7 @@ from mailtrap_lite.store.base import Retention, StoreStats
 
 def snapshot(session: Session) -> Session:
     """A copy that later changes to the live session (more lines, more messages) do not reach."""
-    return dataclasses.replace(
-        session, transcript=list(session.transcript), message_ids=list(session.message_ids)
-    )
+    return _SessionAt.of(session).snapshot()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
