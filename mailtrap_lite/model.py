@@ -9,7 +9,7 @@ import dataclasses
 import operator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Direction = Literal["C", "S"]
 
@@ -201,8 +201,11 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _pickle_as_arguments(cls: type) -> None:
-    """Pickle instances as their constructor's arguments.
+C = TypeVar("C", bound=type)
+
+
+def pickle_as_arguments(cls: C) -> C:
+    """Pickle instances of this dataclass as its constructor's arguments (a class decorator).
 
     A slotted dataclass otherwise pickles through ``dataclasses``' ``__getstate__``, which calls
     ``fields()`` for every object: with --db, each message's envelope, transcript lines and summary
@@ -215,6 +218,7 @@ def _pickle_as_arguments(cls: type) -> None:
         return cls, found if len(names) > 1 else (found,)
 
     cls.__reduce__ = __reduce__  # type: ignore[method-assign, assignment]
+    return cls
 
 
 _MODELS: tuple[type, ...] = (
@@ -222,4 +226,4 @@ _MODELS: tuple[type, ...] = (
     MessageSummary, Part, Attachment, Message, StoredMessage, Page,
 )  # fmt: skip
 for _model in _MODELS:
-    _pickle_as_arguments(_model)
+    pickle_as_arguments(_model)

@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.message import build_message
-from mailtrap_lite.model import Envelope, MessageSummary, Page, Session, StoredMessage, TranscriptLine
+from mailtrap_lite.model import (
+    Envelope,
+    MessageSummary,
+    Page,
+    Session,
+    StoredMessage,
+    TranscriptLine,
+    pickle_as_arguments,
+)
 from mailtrap_lite.search import Query, required_substrings, sql_row_values, to_sql
 from mailtrap_lite.store.base import Retention, StoreStats
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
@@ -348,6 +356,7 @@ class SQLiteStore:
         return total
 
 
+@pickle_as_arguments  # it crosses to the writer process with every message
 @dataclasses.dataclass(frozen=True, slots=True)
 class _SessionChange:
     bare: Session  # without transcript and message ids

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from mailtrap_lite.errors import StoreError
 
@@ -87,6 +87,10 @@ class _Blob:
     """Stands in a frame for a bytes argument that follows on the blob socket."""
 
     size: int
+
+
+def _travels_apart(arg: object) -> TypeGuard[bytes]:
+    return isinstance(arg, bytes) and len(arg) >= BLOB_BYTES
 
 
 def _split_frames(buffer: bytearray) -> list[bytes]:
@@ -206,11 +210,9 @@ class WriterProcess:
         job = self._next_job
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending[job] = future
-        blobs = [arg for arg in args if isinstance(arg, bytes) and len(arg) >= BLOB_BYTES]
+        blobs = [arg for arg in args if _travels_apart(arg)]
         if blobs:
-            args = tuple(
-                _Blob(len(arg)) if isinstance(arg, bytes) and len(arg) >= BLOB_BYTES else arg for arg in args
-            )
+            args = tuple(_Blob(len(arg)) if _travels_apart(arg) else arg for arg in args)
         header, payload = _frame((job, work, args, prepare))
         self._transport.write(header)
         self._transport.write(payload)
@@ -276,6 +278,7 @@ class _Admitted:
     job: int
     work: Work[Any]
     arguments: Callable[[], tuple[object, ...]]
+    large: bool  # it came with a blob
 
 
 class _Worker:
@@ -336,7 +339,7 @@ class _Worker:
                 arguments = self._parser.submit(prepare, *args).result
             else:
                 arguments = functools.partial(prepare, *args)
-            self._admitted.append(_Admitted(job, work, arguments))
+            self._admitted.append(_Admitted(job, work, arguments, large))
 
     def _read_blob(self, size: int) -> bytes:
         blob = bytearray(size)
@@ -369,16 +372,16 @@ class _Worker:
             db.execute("PRAGMA synchronous = FULL")
 
     def _commit(self) -> list[tuple[bytes, bytes]]:
-        """Run the jobs received, and those arriving meanwhile, in one transaction; their answers."""
+        """Run the jobs admitted (up to MAX_BATCH) in one transaction; returns their answers."""
         db = self._db
         batch, self._admitted = self._admitted[:MAX_BATCH], self._admitted[MAX_BATCH:]
         outcomes: list[tuple[object, BaseException | None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
             for item in batch:
-                # Let the next large message start parsing while this batch is written.
-                self._receive(wait=False)
-                self._admit()
+                if item.large:  # let the next large message start parsing while this one is written
+                    self._receive(wait=False)
+                    self._admit()
                 db.execute("SAVEPOINT job")
                 try:
                     outcomes.append((item.work(db, *item.arguments()), None))
