@@ -168,6 +168,22 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """One message the SMTP layer is about to acknowledge: built once at the end of DATA and handed
+    unchanged through the service to the store."""
+
+    message_id: str
+    raw: bytes
+    envelope: Envelope
+    session: Session
+
+    @property
+    def eight_bit(self) -> bool:
+        """Whether the client declared 8-bit content (RFC 6152), so 8-bit bytes are no protocol problem."""
+        return "BODY=8BITMIME" in self.envelope.mail_options
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     total: int
     unread: int
@@ -223,7 +239,7 @@ def pickle_as_arguments(cls: C) -> C:
 
 _MODELS: tuple[type, ...] = (
     Address, TranscriptLine, TLSInfo, AuthInfo, Session, Recipient, Reply, Envelope, MessageWarning,
-    MessageSummary, Part, Attachment, Message, StoredMessage, Page,
+    MessageSummary, Part, Attachment, Message, StoredMessage, Arrival, Page,
 )  # fmt: skip
 for _model in _MODELS:
     pickle_as_arguments(_model)

@@ -16,7 +16,7 @@ from mailtrap_lite.events import Event, EventHub
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import (
-    Envelope,
+    Arrival,
     Message,
     MessageSummary,
     Page,
@@ -47,17 +47,16 @@ class MailService:
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
-    async def ingest(
-        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-    ) -> MessageSummary:
-        session.message_ids.append(message_id)
+    async def ingest(self, arrival: Arrival) -> MessageSummary:
+        session = arrival.session
+        session.message_ids.append(arrival.message_id)
         try:
-            stored = await self.store.ingest(message_id, raw, envelope, session, eight_bit)
+            stored = await self.store.ingest(arrival)
         except BaseException:
-            session.message_ids.remove(message_id)
+            session.message_ids.remove(arrival.message_id)
             raise
         self.received += 1
-        self.received_bytes += len(raw)
+        self.received_bytes += len(arrival.raw)
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary

@@ -22,7 +22,7 @@ from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 
 from mailtrap_lite import ids
 from mailtrap_lite.faults import FaultEngine, Stage
-from mailtrap_lite.model import AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo, utcnow
+from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo, utcnow
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import CramMD5, Credentials, Proof
 from mailtrap_lite.smtp.dotstuff import Unstuffer
@@ -60,10 +60,8 @@ class SessionHost(Protocol):
     credentials: Credentials
     faults: FaultEngine
 
-    async def deliver(
-        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-    ) -> None:
-        """Store a message under this id; returns once it is stored, raises if it could not be."""
+    async def deliver(self, arrival: Arrival) -> None:
+        """Store a message; returns once it is stored, raises if it could not be."""
 
     def session_started(self, protocol: CatcherSMTP) -> None: ...
 
@@ -413,7 +411,6 @@ class CatcherSMTP(SMTP):
     async def _store(self, raw: bytes, envelope: _Envelope) -> str:
         assert self.record is not None
         mail_from = envelope.mail_from or ""
-        eight_bit = "BODY=8BITMIME" in envelope.mail_options
         message_id = ids.new_id()
         accepted = replies.QUEUED.format(id=message_id)
         model_envelope = Envelope(
@@ -424,7 +421,7 @@ class CatcherSMTP(SMTP):
         )
         self.record.transcript_truncated = self.transcript.truncated
         try:
-            await self.host.deliver(message_id, raw, model_envelope, self.record, eight_bit)
+            await self.host.deliver(Arrival(message_id, raw, model_envelope, self.record))
         except Exception:
             log.exception("could not store a message from %s", self.record.peer)
             self.host.message_rejected("store failed")

@@ -14,7 +14,7 @@ from typing import Any
 
 from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.faults import FaultEngine
-from mailtrap_lite.model import Envelope, Session
+from mailtrap_lite.model import Arrival
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import Credentials
@@ -56,10 +56,8 @@ class SMTPHost:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def deliver(
-        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-    ) -> None:
-        await self.service.ingest(message_id, raw, envelope, session, eight_bit)
+    async def deliver(self, arrival: Arrival) -> None:
+        await self.service.ingest(arrival)
 
     def session_started(self, protocol: CatcherSMTP) -> None:
         self.connections.add(protocol)

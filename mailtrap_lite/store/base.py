@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from mailtrap_lite.model import Envelope, MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query
 
 
@@ -39,9 +39,7 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def ingest(
-        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-    ) -> StoredMessage:
+    async def ingest(self, arrival: Arrival) -> StoredMessage:
         """Parse an acknowledged message (``message.build_message``) and ``add`` it; returns it once
         durable. Each store parses where it is cheapest for the event loop."""
 

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
-from mailtrap_lite.model import Envelope, MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query, sql_row_values
 from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.store.base import Retention, StoreStats
@@ -65,16 +65,13 @@ class MemoryStore:
     async def close(self) -> None:
         self._parser.shutdown(wait=True)
 
-    async def ingest(
-        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-    ) -> StoredMessage:
-        if len(raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(
-                self._parser, build_message, message_id, raw, envelope, session.id, eight_bit
-            )
+    async def ingest(self, arrival: Arrival) -> StoredMessage:
+        build = (arrival.message_id, arrival.raw, arrival.envelope, arrival.session.id, arrival.eight_bit)
+        if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
+            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
         else:
-            stored = build_message(message_id, raw, envelope, session.id, eight_bit)
-        await self.add(stored, session)
+            stored = build_message(*build)
+        await self.add(stored, arrival.session)
         return stored
 
     async def add(self, message: StoredMessage, session: Session) -> None:

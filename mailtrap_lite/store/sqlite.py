@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.message import build_message
 from mailtrap_lite.model import (
+    Arrival,
     Envelope,
     MessageSummary,
     Page,
@@ -170,16 +171,22 @@ class SQLiteStore:
 
     # --- messages ----------------------------------------------------------------------------------------
 
-    async def ingest(
-        self, message_id: str, raw: bytes, envelope: Envelope, session: Session, eight_bit: bool
-    ) -> StoredMessage:
+    async def ingest(self, arrival: Arrival) -> StoredMessage:
         # Parsed in the writer process: it keeps parsing (the largest cost of a small message after the
         # SMTP exchange itself) off the event loop's core, whatever the message's size.
+        session = arrival.session
         change = self._session_change(session)
         summary, body_text = await self._write_changes(
-            session, _insert_parsed, change, message_id, raw, envelope, eight_bit, prepare=_parse
+            session,
+            _insert_parsed,
+            change,
+            arrival.message_id,
+            arrival.raw,
+            arrival.envelope,
+            arrival.eight_bit,
+            prepare=_parse,
         )
-        return StoredMessage(summary, raw, body_text)
+        return StoredMessage(summary, arrival.raw, body_text)
 
     async def add(self, message: StoredMessage, session: Session) -> None:
         await self._write_changes(session, _insert_message, self._session_change(session), message)

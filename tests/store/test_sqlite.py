@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailtrap_lite.errors import StoreError
-from mailtrap_lite.model import Envelope, Recipient, TranscriptLine
+from mailtrap_lite.model import Arrival, Envelope, Recipient, TranscriptLine
 from mailtrap_lite.search import sql_row_values
 from mailtrap_lite.store import Retention, Store
 from mailtrap_lite.store.codec import encode
@@ -354,12 +354,12 @@ def test_large_messages_cross_to_the_writer_whole_and_in_order(tmp_path: Path) -
 
     async def scenario(store: Store) -> list[bytes | None]:
         abandoned = asyncio.ensure_future(
-            store.ingest("gone", raw(b"Z" * 4_000_000), envelope, session, False)
+            store.ingest(Arrival("gone", raw(b"Z" * 4_000_000), envelope, session))
         )
         await asyncio.sleep(0)
         abandoned.cancel()
         stored = await asyncio.gather(
-            *(store.ingest(f"m{n}", raw(body), envelope, session, False) for n, body in enumerate(bodies))
+            *(store.ingest(Arrival(f"m{n}", raw(body), envelope, session)) for n, body in enumerate(bodies))
         )
         assert [m.summary.size for m in stored] == [len(raw(body)) for body in bodies]
         return [await store.get_raw(f"m{n}") for n in range(len(bodies))]
@@ -374,14 +374,14 @@ def test_the_writer_process_runs_the_same_code_as_the_server(tmp_path: Path) -> 
     script = f"""
 import asyncio, sys
 sys.path.insert(0, {str(root)!r})
-from mailtrap_lite.model import Envelope, Session, utcnow
+from mailtrap_lite.model import Arrival, Envelope, Session, utcnow
 from mailtrap_lite.store.sqlite import SQLiteStore
 
 async def main():
     store = SQLiteStore("box.db")
     await store.open()
-    stored = await store.ingest("m1", b"Subject: hi\\r\\n\\r\\nbody\\r\\n", Envelope("a@b.c"),
-                                Session("s1", "peer", utcnow()), False)
+    stored = await store.ingest(Arrival("m1", b"Subject: hi\\r\\n\\r\\nbody\\r\\n", Envelope("a@b.c"),
+                                        Session("s1", "peer", utcnow())))
     await store.close()
     print(stored.summary.subject)
 
