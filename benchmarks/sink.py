@@ -68,7 +68,7 @@ async def serve(kind: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     if kind == "aiosmtpd":
         handler = AnswerOnly()
-        # hostname= avoids socket.getfqdn(), which may block for seconds (DESIGN §8).
+        # hostname= avoids socket.getfqdn(), a reverse DNS lookup that can block on an unreachable resolver.
         server = await loop.create_server(
             lambda: SMTP(handler, hostname="sink", data_size_limit=64 * 1024 * 1024), "127.0.0.1", port
         )

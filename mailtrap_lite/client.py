@@ -1,8 +1,8 @@
 """A small HTTP client for a running mailtrap-lite server (stdlib only: no runtime dependency).
 
-Every method answers the JSON of the HTTP API (DESIGN §4) as plain dicts, so the pytest plugin builds the
-same objects from it whether the server runs in-process or in a container. Basic-auth credentials may be
-given in the URL (``http://user:pass@host:8025``) for a server started with ``--ui-auth``.
+Every method answers the JSON of the HTTP API (``/api/openapi.json``) as plain dicts, so the pytest plugin
+builds the same objects from it whether the server runs in-process or in a container. Basic-auth credentials
+may be given in the URL (``http://user:pass@host:8025``) for a server started with ``--ui-auth``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fault rules (DESIGN §5): which SMTP command gets which injected answer, as plain logic without sockets.
+"""Fault rules: which SMTP command gets which injected answer, as plain logic without sockets.
 
 A rule names a stage, an optional glob on that stage's argument, and what happens when it fires:
 

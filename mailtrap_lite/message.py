@@ -70,7 +70,7 @@ _LINE_BLOCK = (MAX_LINE_OCTETS + 1) // 2
 _SKELETON_HEAD_BYTES = 16 * 1024
 _BASE64_LINES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n"
 # Whole-message bytes operations run on at most this much at a time: a bytes method holds the GIL for
-# its whole call (~1 ms per MB), and the event loop needs it back within a millisecond or two.
+# its whole call, and the event loop needs it back soon (benchmarks/README.md has the loop lag it caused).
 _SLICE = 1 << 20
 _HEAD_PARSER = BytesHeaderParser(policy=compat32)
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -114,7 +114,7 @@ def _plain_pairs(value: str) -> list[tuple[str, str]] | None:
     """What ``getaddresses([value])`` returns, for the everyday forms only: ``addr``, ``Name <addr>`` and
     ``"Name" <addr>`` with a dot-atom address, comma-separated; None for anything else.
 
-    email's address parser costs ~35 µs an address, a fifth of summarizing a small message; a test
+    email's address parser was a fifth of summarizing a small message (benchmarks/README.md); a test
     checks that this gives the parser's own answer on crafted and random header values.
     """
     if '"' in value:
@@ -169,11 +169,12 @@ def _elidable(head: bytes) -> bool:
 def skeleton(raw: bytes) -> bytes:
     """``raw`` with the middle of every large base64 attachment cut out, for a faster summary.
 
-    The stdlib parser reads bodies line by line (~2 µs a line, 140,000 lines for 10 MB), yet summarize never
-    decodes a non-text part: it only counts it. Cutting whole base64 quanta from such a body leaves every
-    boundary, header and text body — everything summarize reads — exactly as it was, so the summary is the
-    same (a test checks this over the corpus). A region is cut only when it holds nothing but complete
-    CRLF-ended base64 lines; ``size`` and the protocol warnings always come from the real bytes.
+    The stdlib parser reads bodies line by line (most of its time on 10 MB, see benchmarks/README.md), yet
+    summarize never decodes a non-text part: it only counts it. Cutting whole base64 quanta from such a
+    body leaves every boundary, header and text body — everything summarize reads — exactly as it was, so
+    the summary is the same (a test checks this over the corpus). A region is cut only when it holds
+    nothing but complete CRLF-ended base64 lines; ``size`` and the protocol warnings always come from the
+    real bytes.
     """
     if len(raw) < _SKELETON_MIN_BYTES:
         return raw
@@ -386,7 +387,7 @@ def _may_have_long_lines(raw: bytes) -> bool:
     """False when no line can exceed MAX_LINE_OCTETS, checked without making a bytes object per line.
 
     A line of 999 octets or more contains a whole aligned block of 499 octets without LF; when every such
-    block has an LF, every line is short. Splitting 10 MB into lines costs ~30 ms; this costs ~4.
+    block has an LF, every line is short; unlike splitting into lines, this makes no object per line.
     """
     find = raw.find
     return any(find(b"\n", start, start + _LINE_BLOCK) == -1 for start in range(0, len(raw), _LINE_BLOCK))

@@ -6,7 +6,7 @@ as ``cid:`` URLs name them (RFC 2392).
 
 A part is *inline* when it has a Content-ID and sits in a ``multipart/related`` (or is
 ``Content-Disposition: inline`` with a Content-ID); any other non-body part with a filename or
-``Content-Disposition: attachment`` is an *attachment* (DESIGN §3). Parts inside an attached message
+``Content-Disposition: attachment`` is an *attachment*. Parts inside an attached message
 belong to that message: they are in the tree, but neither bodies, attachments nor inline parts of this one.
 """
 

@@ -1,4 +1,4 @@
-"""The query language (DESIGN §4 ``q``): parsing, in-memory matching, and the same filter as SQL.
+"""The query language (the API's ``q`` parameter): parsing, in-memory matching, and the same filter as SQL.
 
 Grammar. A query is whitespace-separated terms, all ANDed. A term is a free word, a ``"quoted phrase"``
 or ``field:value`` where the value is a word or a quoted phrase (``subject:"your order"``); a leading

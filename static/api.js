@@ -1,4 +1,4 @@
-// The JSON API of DESIGN §4, as small functions. Errors carry the server's {"error": "..."} text.
+// The JSON API (/api/openapi.json), as small functions. Errors carry the server's {"error": "..."} text.
 
 export class ApiError extends Error {
   constructor(status, message) {

@@ -12,7 +12,7 @@ const WIDTHS = [
 ];
 
 // The preview frame: no allow-scripts and no allow-same-origin, so the mail runs nothing and cannot reach
-// this page; its own response carries the CSP that blocks remote fetches (DESIGN §8).
+// this page; its own response carries the CSP that blocks remote fetches.
 function previewFrame(id, remote) {
   return h("iframe", {
     class: "preview",

@@ -10,6 +10,7 @@ import pytest
 
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import Config, HostPort
+from tests.e2e import browser as chromium
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -45,3 +46,19 @@ def api(server: MailServer) -> Iterator[httpx.Client]:
     assert server.addresses is not None
     with httpx.Client(base_url=server.addresses.url, timeout=30) as client:
         yield client
+
+
+def _uses_chromium(item: pytest.Item) -> bool:
+    if "browser" in getattr(item, "fixturenames", ()):
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        value is chromium.CHROMIUM or value is chromium.launch_chromium for value in vars(module).values()
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every Chromium test is slow: those using the browser fixture or tests/e2e/browser.py get the marker."""
+    for item in items:
+        if _uses_chromium(item):
+            item.add_marker(pytest.mark.slow)

@@ -11,6 +11,8 @@ import pytest
 
 from tests.e2e.browser import CHROMIUM
 
+pytestmark = pytest.mark.slow  # Chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

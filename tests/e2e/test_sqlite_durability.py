@@ -54,6 +54,7 @@ def all_subjects(url: str) -> list[str]:
                 return subjects
 
 
+@pytest.mark.slow
 def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
     db = tmp_path / "box.db"
     args = ("--db", str(db), "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0")
