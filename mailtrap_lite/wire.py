@@ -142,30 +142,29 @@ def session_json(session: Session, *, transcript: bool = True) -> JSON:
     }
 
 
+def record_json(record: object) -> JSON:
+    """The JSON object of one of the dataclasses above (or of the model)."""
+    return typing.cast(JSON, to_json(record))
+
+
 def message_list_json(total: int, unread: int, messages: Sequence[MessageSummary]) -> JSON:
-    return {"total": total, "unread": unread, "count": len(messages), "messages": to_json(messages)}
+    return record_json(MessageList(total, unread, len(messages), tuple(messages)))
 
 
 def session_list_json(total: int, sessions: Sequence[Session]) -> JSON:
-    return {"total": total, "count": len(sessions), "sessions": [session_json(s) for s in sessions]}
+    return record_json(SessionList(total, len(sessions), tuple(sessions)))
 
 
 def deleted_json(ids: Sequence[str]) -> JSON:
-    return encode(Deleted(len(ids), tuple(ids)))  # type: ignore[no-any-return]
+    return record_json(Deleted(len(ids), tuple(ids)))
 
 
 def fault_json(rule: FaultRule, remaining: int | None, fired: int) -> JSON:
-    data: JSON = to_json(rule)
-    data.update(to_json(FaultCounters(rule.reply or None, remaining, fired)))
-    return data
+    return {**record_json(rule), **record_json(FaultCounters(rule.reply or None, remaining, fired))}
 
 
 def fault_list_json(states: Sequence[FaultState]) -> JSON:
     return {"faults": [fault_json(s.rule, s.remaining, s.fired) for s in states]}
-
-
-def stats_json(stats: Stats) -> JSON:
-    return to_json(stats)  # type: ignore[no-any-return]
 
 
 def frame(kind: str, data: Any) -> str:

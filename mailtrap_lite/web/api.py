@@ -92,7 +92,7 @@ async def patch_message(request: Request) -> Response:
     updated = await service(request).update(
         request.path_params["id"], read=read, tags=tuple(tags) if tags is not None else None
     )
-    return JSONResponse(wire.encode(updated))
+    return JSONResponse(wire.record_json(updated))
 
 
 async def delete_message(request: Request) -> Response:
@@ -122,7 +122,7 @@ async def stats(request: Request) -> Response:
 async def stats_data(ctx: WebContext) -> wire.JSON:
     mail = ctx.service
     stored = await mail.store.stats()
-    return wire.stats_json(
+    return wire.record_json(
         wire.Stats(
             version=ctx.version,
             store=stored.kind,

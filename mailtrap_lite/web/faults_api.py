@@ -37,7 +37,7 @@ async def delete_faults(request: Request) -> Response:
     faults = engine(request)
     removed = len(faults.rules())
     faults.clear()
-    return JSONResponse(wire.encode(wire.FaultsDeleted(removed)))
+    return JSONResponse(wire.record_json(wire.FaultsDeleted(removed)))
 
 
 routes = [
