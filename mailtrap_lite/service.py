@@ -21,12 +21,12 @@ from mailtrap_lite.model import (
     MessageSummary,
     Page,
     Session,
-    json_fields,
     to_json,
 )
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.store.base import Retention, Store
 from mailtrap_lite.store.memory import snapshot
+from mailtrap_lite.wire import session_json
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -204,13 +204,3 @@ class MailService:
         elif deleted:
             self.hub.publish(Event("message.deleted", {"ids": deleted}))
         return deleted
-
-
-def session_json(session: Session, *, transcript: bool = True) -> dict[str, object]:
-    if transcript:
-        data: dict[str, object] = to_json(session)
-        return data
-    # A long session's transcript is thousands of lines: do not convert what is thrown away.
-    return {
-        name: to_json(getattr(session, attr)) for name, attr in json_fields(Session) if name != "transcript"
-    }

@@ -15,7 +15,8 @@ from functools import cached_property
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, overload
 
-from mailtrap_lite.model import Address, Envelope, MessageWarning, Recipient, Reply, TranscriptLine
+from mailtrap_lite import model, wire
+from mailtrap_lite.model import Address, Envelope, MessageWarning, TranscriptLine
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -27,32 +28,6 @@ __all__ = ["Attachment", "Message", "Messages", "SMTPSession"]
 
 _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+", re.I)
 _URL_TRAILER = ".,;:!?)'\""
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _address(data: dict[str, str] | None) -> Address | None:
-    return Address(data["name"], data["address"]) if data else None
-
-
-def _addresses(data: Iterable[dict[str, str]]) -> tuple[Address, ...]:
-    return tuple(Address(item["name"], item["address"]) for item in data)
-
-
-def _envelope(data: dict[str, Any]) -> Envelope:
-    reply = data.get("data")
-    return Envelope(
-        mail_from=data["mail_from"],
-        mail_options=tuple(data.get("mail_options", ())),
-        recipients=tuple(Recipient(r["address"], r["code"], r["reply"]) for r in data["recipients"]),
-        data=Reply(reply["code"], reply["reply"]) if reply else None,
-    )
-
-
-def _warnings(data: Iterable[dict[str, str]]) -> tuple[MessageWarning, ...]:
-    return tuple(MessageWarning(w["code"], w["message"]) for w in data)
 
 
 class MessageSource:
@@ -130,20 +105,18 @@ class SMTPSession:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SMTPSession:
+        session = wire.decode(model.Session, data)
         return cls(
-            id=data["id"],
-            peer=data["peer"],
-            started_at=_time(data.get("started_at")),
-            ended_at=_time(data.get("ended_at")),
-            helo=data.get("helo"),
-            tls=data.get("tls"),
-            auth=data.get("auth"),
-            transcript=tuple(
-                TranscriptLine(line["t_ms"], line["dir"], line["line"], line.get("fault_id"))
-                for line in data.get("transcript", ())
-            ),
-            message_ids=tuple(data.get("message_ids", ())),
-            error=data.get("error"),
+            id=session.id,
+            peer=session.peer,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            helo=session.helo,
+            tls=wire.encode(session.tls),
+            auth=wire.encode(session.auth),
+            transcript=tuple(session.transcript),
+            message_ids=tuple(session.message_ids),
+            error=session.error,
         )
 
     @property
@@ -192,25 +165,26 @@ class Message:
     def __init__(self, summary: dict[str, Any], source: MessageSource) -> None:
         self._summary = summary
         self._source = source
-        self.id: str = summary["id"]
-        self.session_id: str = summary["session_id"]
-        self.mailbox: str = summary["mailbox"]
-        self.received_at: datetime = datetime.fromisoformat(summary["received_at"])
-        self.size: int = summary["size"]
-        self.envelope: Envelope = _envelope(summary["envelope"])
-        self.subject: str = summary["subject"]
-        self.from_: Address | None = _address(summary.get("from"))
-        self.to: tuple[Address, ...] = _addresses(summary.get("to", ()))
-        self.cc: tuple[Address, ...] = _addresses(summary.get("cc", ()))
-        self.bcc: tuple[Address, ...] = _addresses(summary.get("bcc", ()))
-        self.reply_to: tuple[Address, ...] = _addresses(summary.get("reply_to", ()))
-        self.date: datetime | None = _time(summary.get("date"))
-        self.message_id: str | None = summary.get("message_id")
-        self.snippet: str = summary.get("snippet", "")
-        self.attachment_count: int = summary.get("attachments", 0)
-        self.warnings: tuple[MessageWarning, ...] = _warnings(summary.get("warnings", ()))
-        self.read: bool = summary.get("read", False)
-        self.tags: tuple[str, ...] = tuple(summary.get("tags", ()))
+        decoded = wire.decode(model.MessageSummary, summary)
+        self.id: str = decoded.id
+        self.session_id: str = decoded.session_id
+        self.mailbox: str = decoded.mailbox
+        self.received_at: datetime = decoded.received_at
+        self.size: int = decoded.size
+        self.envelope: Envelope = decoded.envelope
+        self.subject: str = decoded.subject
+        self.from_: Address | None = decoded.from_
+        self.to: tuple[Address, ...] = decoded.to
+        self.cc: tuple[Address, ...] = decoded.cc
+        self.bcc: tuple[Address, ...] = decoded.bcc
+        self.reply_to: tuple[Address, ...] = decoded.reply_to
+        self.date: datetime | None = decoded.date
+        self.message_id: str | None = decoded.message_id
+        self.snippet: str = decoded.snippet
+        self.attachment_count: int = decoded.attachments
+        self.warnings: tuple[MessageWarning, ...] = decoded.warnings
+        self.read: bool = decoded.read
+        self.tags: tuple[str, ...] = decoded.tags
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.describe()}>"
@@ -240,7 +214,8 @@ class Message:
     @property
     def headers(self) -> tuple[tuple[str, str], ...]:
         """Every header as ``(name, decoded value)``, in order."""
-        return tuple((name, value) for name, value in self._full["headers"])
+        headers: tuple[tuple[str, str], ...] = wire.decode_field(model.Message, "headers", self._full)
+        return headers
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -271,17 +246,18 @@ class Message:
         return self._files("inline")
 
     def _files(self, key: str) -> tuple[Attachment, ...]:
+        found: tuple[model.Attachment, ...] = wire.decode_field(model.Message, key, self._full)
         return tuple(
             Attachment(
-                part_id=item["part_id"],
-                filename=item.get("filename"),
-                content_type=item["content_type"],
-                size=item["size"],
-                content_id=item.get("content_id"),
+                part_id=item.part_id,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                content_id=item.content_id,
                 _message_id=self.id,
                 _source=self._source,
             )
-            for item in self._full[key]
+            for item in found
         )
 
     @property

@@ -1,7 +1,8 @@
 """The in-process server for the pytest plugin: configured like the CLI, run on a background thread.
 
-``LocalBackend`` answers the ``Backend`` protocol by running the same service calls and JSON encoders as
-the HTTP routes on the server's loop, so an in-process test sees exactly what a remote one would.
+``LocalBackend`` answers the ``Backend`` protocol by running the same service calls and JSON encoders
+(``mailtrap_lite.wire``) as the HTTP routes on the server's loop, so an in-process test sees exactly what
+a remote one would.
 This module imports the whole server: the plugin loads it only when a fixture needs a server.
 """
 
@@ -17,10 +18,8 @@ from mailtrap_lite.cli import build_parser
 from mailtrap_lite.client import APIError
 from mailtrap_lite.config import Config, HostPort, build_config, validate
 from mailtrap_lite.errors import BadRequest, ConfigError, NotFound
-from mailtrap_lite.model import to_json
 from mailtrap_lite.search import parse_query
-from mailtrap_lite.service import session_json
-from mailtrap_lite.web.api import message_json, page_json
+from mailtrap_lite.wire import fault_json, message_json, message_list_json, session_json, session_list_json
 
 T = TypeVar("T")
 FREE_PORT = HostPort("127.0.0.1", 0)
@@ -100,7 +99,7 @@ class LocalBackend:
 
         async def run() -> dict[str, Any]:
             page = await self.service.list_messages(query, limit, offset)
-            return page_json(page.total, page.unread, page.messages)
+            return message_list_json(page.total, page.unread, page.messages)
 
         return self._call(run)
 
@@ -109,7 +108,7 @@ class LocalBackend:
 
         async def run() -> tuple[dict[str, Any], bool]:
             page, enough = await self.service.wait_matching(query, count, timeout)
-            return page_json(page.total, page.unread, page.messages), enough
+            return message_list_json(page.total, page.unread, page.messages), enough
 
         return self._call(run, timeout + CALL_TIMEOUT)
 
@@ -141,7 +140,7 @@ class LocalBackend:
     def sessions(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
             total, sessions = await self.service.list_sessions(limit, offset)
-            return {"total": total, "count": len(sessions), "sessions": [session_json(s) for s in sessions]}
+            return session_list_json(total, sessions)
 
         return self._call(run)
 
@@ -164,7 +163,7 @@ class LocalBackend:
             added = faults.add(**rule)
             if inspect.isawaitable(added):
                 added = await added
-            return dict(to_json(added))
+            return fault_json(added, added.times, 0)
 
         return self._call(run)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mailtrap_lite import wire
 from mailtrap_lite.errors import BadRequest
-from mailtrap_lite.model import Message, MessageSummary, to_json
-from mailtrap_lite.service import MailService, session_json
+from mailtrap_lite.service import MailService
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.params import float_param, int_param, json_object, paging, query_param
 
@@ -28,28 +27,10 @@ def service(request: Request) -> MailService:
     return context(request).service
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    data: dict[str, Any] = to_json(message.summary)
-    data.update(
-        headers=[list(pair) for pair in message.headers],
-        text=message.text,
-        html=message.html,
-        parts=to_json(message.parts),
-        attachments=to_json(message.attachments),
-        inline=to_json(message.inline),
-        warnings=to_json(message.warnings),
-    )
-    return data
-
-
-def page_json(total: int, unread: int, messages: tuple[MessageSummary, ...]) -> dict[str, Any]:
-    return {"total": total, "unread": unread, "count": len(messages), "messages": to_json(messages)}
-
-
 async def list_messages(request: Request) -> Response:
     limit, offset = paging(request)
     page = await service(request).list_messages(query_param(request), limit, offset)
-    return JSONResponse(page_json(page.total, page.unread, page.messages))
+    return JSONResponse(wire.message_list_json(page.total, page.unread, page.messages))
 
 
 async def wait_messages(request: Request) -> Response:
@@ -62,16 +43,16 @@ async def wait_messages(request: Request) -> Response:
         return JSONResponse(
             {
                 "error": f"timed out after {timeout:g}s: {page.total} of {count} messages matched",
-                **page_json(page.total, page.unread, page.messages),
+                **wire.message_list_json(page.total, page.unread, page.messages),
             },
             status_code=408,
         )
-    return JSONResponse(page_json(page.total, page.unread, page.messages))
+    return JSONResponse(wire.message_list_json(page.total, page.unread, page.messages))
 
 
 async def get_message(request: Request) -> Response:
     message = await service(request).message(request.path_params["id"])
-    return JSONResponse(message_json(message))
+    return JSONResponse(wire.message_json(message))
 
 
 async def get_raw(request: Request) -> Response:
@@ -94,7 +75,7 @@ async def get_part(request: Request) -> Response:
 async def get_message_session(request: Request) -> Response:
     mail = service(request)
     summary = await mail.summary(request.path_params["id"])
-    return JSONResponse(session_json(await mail.session(summary.session_id)))
+    return JSONResponse(wire.session_json(await mail.session(summary.session_id)))
 
 
 async def patch_message(request: Request) -> Response:
@@ -111,7 +92,7 @@ async def patch_message(request: Request) -> Response:
     updated = await service(request).update(
         request.path_params["id"], read=read, tags=tuple(tags) if tags is not None else None
     )
-    return JSONResponse(to_json(updated))
+    return JSONResponse(wire.record_json(updated))
 
 
 async def delete_message(request: Request) -> Response:
@@ -121,47 +102,47 @@ async def delete_message(request: Request) -> Response:
 
 async def delete_messages(request: Request) -> Response:
     deleted = await service(request).delete_matching(query_param(request))
-    return JSONResponse({"deleted": len(deleted), "ids": deleted})
+    return JSONResponse(wire.deleted_json(deleted))
 
 
 async def list_sessions(request: Request) -> Response:
     limit, offset = paging(request)
     total, sessions = await service(request).list_sessions(limit, offset)
-    return JSONResponse(
-        {"total": total, "count": len(sessions), "sessions": [session_json(s) for s in sessions]}
-    )
+    return JSONResponse(wire.session_list_json(total, sessions))
 
 
 async def get_session(request: Request) -> Response:
-    return JSONResponse(session_json(await service(request).session(request.path_params["id"])))
+    return JSONResponse(wire.session_json(await service(request).session(request.path_params["id"])))
 
 
 async def stats(request: Request) -> Response:
     return JSONResponse(await stats_data(context(request)))
 
 
-async def stats_data(ctx: WebContext) -> dict[str, Any]:
+async def stats_data(ctx: WebContext) -> wire.JSON:
     mail = ctx.service
     stored = await mail.store.stats()
-    return {
-        "version": ctx.version,
-        "store": stored.kind,
-        "messages": stored.messages,
-        "unread": stored.unread,
-        "sessions": stored.sessions,
-        "bytes": stored.bytes,
-        "db_size": stored.db_size,
-        "unindexed": stored.unindexed,
-        "writable": stored.writable,
-        "uptime_seconds": round(time.time() - mail.started, 3),
-        "received_total": mail.received,
-        "received_bytes_total": mail.received_bytes,
-        "rejected_total": mail.rejected,
-        "sessions_total": mail.sessions_total,
-        "open_sessions": len(mail.live_sessions),
-        "subscribers": mail.hub.subscriber_count,
-        "loop_lag_ms": mail.loop_lag.snapshot(),
-    }
+    return wire.record_json(
+        wire.Stats(
+            version=ctx.version,
+            store=stored.kind,
+            messages=stored.messages,
+            unread=stored.unread,
+            sessions=stored.sessions,
+            bytes=stored.bytes,
+            db_size=stored.db_size,
+            unindexed=stored.unindexed,
+            writable=stored.writable,
+            uptime_seconds=round(time.time() - mail.started, 3),
+            received_total=mail.received,
+            received_bytes_total=mail.received_bytes,
+            rejected_total=mail.rejected,
+            sessions_total=mail.sessions_total,
+            open_sessions=len(mail.live_sessions),
+            subscribers=mail.hub.subscriber_count,
+            loop_lag_ms=mail.loop_lag.snapshot(),
+        )
+    )
 
 
 routes = [

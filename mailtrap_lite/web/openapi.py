@@ -1,13 +1,15 @@
 """The OpenAPI 3.1 description of the HTTP API, served at ``/api/openapi.json``.
 
-Written by hand from one table so that it says what the routes do, not what a framework guessed; a test
-checks that every route the app serves is described here.
+The paths are written by hand from one table so that they say what the routes do, not what a framework
+guessed; the response schemas come from ``mailtrap_lite.wire``, which also encodes the bodies. A test
+checks every route's real answers against this document.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mailtrap_lite import wire
 from mailtrap_lite.faults import MAX_DELAY_MS, MAX_MATCH_CHARS, MAX_MESSAGE_CHARS, MAX_TIMES, STAGES
 from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_OFFSET, MAX_PAGE
 
@@ -58,142 +60,11 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_ERROR = _json(_ref("Error"), "Error")
 _404 = {"404": _json(_ref("Error"), "No such message, part or session")}
 _400 = {"400": _json(_ref("Error"), "Bad parameter or query")}
 
-_ADDRESS = {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": "string"}}}
-_ADDRESSES = {"type": "array", "items": _ADDRESS}
-_REPLY = {"type": "object", "properties": {"code": {"type": "integer"}, "reply": {"type": "string"}}}
-_WARNING = {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
-_ATTACHMENT = {
-    "type": "object",
-    "properties": {
-        "part_id": {"type": "string"},
-        "filename": {"type": ["string", "null"]},
-        "content_type": {"type": "string"},
-        "size": {"type": "integer"},
-        "content_id": {"type": ["string", "null"]},
-    },
-}
-
 SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-    "Envelope": {
-        "type": "object",
-        "properties": {
-            "mail_from": {"type": "string", "description": '"" for the null sender'},
-            "mail_options": {"type": "array", "items": {"type": "string"}},
-            "recipients": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "address": {"type": "string"},
-                        "code": {"type": "integer"},
-                        "reply": {"type": "string"},
-                    },
-                },
-            },
-            "data": {"oneOf": [_REPLY, {"type": "null"}]},
-        },
-    },
-    "MessageSummary": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "session_id": {"type": "string"},
-            "mailbox": {"type": "string"},
-            "received_at": {"type": "string", "format": "date-time"},
-            "size": {"type": "integer"},
-            "read": {"type": "boolean"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "subject": {"type": "string"},
-            "from": {"oneOf": [_ADDRESS, {"type": "null"}]},
-            "to": _ADDRESSES,
-            "cc": _ADDRESSES,
-            "bcc": _ADDRESSES,
-            "reply_to": _ADDRESSES,
-            "date": {"type": ["string", "null"]},
-            "message_id": {"type": ["string", "null"]},
-            "snippet": {"type": "string"},
-            "attachments": {"type": "integer"},
-            "warnings": {"type": "array", "items": _WARNING},
-            "envelope": _ref("Envelope"),
-        },
-    },
-    "Message": {
-        "allOf": [
-            _ref("MessageSummary"),
-            {
-                "type": "object",
-                "properties": {
-                    "headers": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-                    "text": {"type": ["string", "null"]},
-                    "html": {"type": ["string", "null"]},
-                    "parts": {
-                        "type": "object",
-                        "description": "The MIME tree: part_id, content_type, charset, "
-                        "disposition, filename, content_id, size, children",
-                    },
-                    "attachments": {"type": "array", "items": _ATTACHMENT},
-                    "inline": {"type": "array", "items": _ATTACHMENT},
-                },
-            },
-        ]
-    },
-    "MessageList": {
-        "type": "object",
-        "properties": {
-            "total": {"type": "integer"},
-            "unread": {"type": "integer"},
-            "count": {"type": "integer"},
-            "messages": {"type": "array", "items": _ref("MessageSummary")},
-        },
-    },
-    "Session": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "peer": {"type": "string"},
-            "started_at": {"type": "string", "format": "date-time"},
-            "ended_at": {"type": ["string", "null"], "format": "date-time"},
-            "helo": {"type": ["string", "null"]},
-            "tls": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "properties": {"version": {"type": "string"}, "cipher": {"type": "string"}},
-                    },
-                ]
-            },
-            "auth": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "properties": {"mechanism": {"type": "string"}, "username": {"type": "string"}},
-                    },
-                ]
-            },
-            "message_ids": {"type": "array", "items": {"type": "string"}},
-            "error": {"type": ["string", "null"]},
-            "transcript_truncated": {"type": "boolean"},
-            "transcript": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "t_ms": {"type": "integer"},
-                        "dir": {"enum": ["C", "S"]},
-                        "line": {"type": "string"},
-                        "fault_id": {"type": ["string", "null"]},
-                    },
-                },
-            },
-        },
-    },
+    **wire.SCHEMAS,
     # Every field but stage may be null, which means the same as leaving it out.
     "FaultRuleInput": {
         "type": "object",
@@ -259,29 +130,6 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {"read": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}}},
     },
-    "FaultRule": {
-        "allOf": [
-            _ref("FaultRuleInput"),
-            {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "reply": {"type": ["string", "null"], "description": "The reply line it sends."},
-                    "remaining": {"type": ["integer", "null"], "description": "Firings left; null: always."},
-                    "fired": {"type": "integer"},
-                },
-            },
-        ]
-    },
-    "SessionList": {
-        "type": "object",
-        "properties": {
-            "total": {"type": "integer"},
-            "count": {"type": "integer"},
-            "sessions": {"type": "array", "items": _ref("Session")},
-        },
-    },
-    "Stats": {"type": "object", "additionalProperties": True},
 }
 
 # path -> method -> (summary, parameters, responses)
@@ -296,15 +144,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             "Delete every message matching q (all when q is absent)",
             [_Q, _MAILBOX],
             {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "deleted": {"type": "integer"},
-                            "ids": {"type": "array", "items": {"type": "string"}},
-                        },
-                    }
-                ),
+                "200": _json(_ref("Deleted")),
                 **_400,
             },
         ),
@@ -327,7 +167,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
                     "schema": {"type": "number", "minimum": 0, "maximum": 300, "default": 10},
                 },
             ],
-            {"200": _json(_ref("MessageList")), **_400, "408": _ERROR},
+            {"200": _json(_ref("MessageList")), **_400, "408": _json(_ref("WaitTimedOut"), "Timed out")},
         ),
     },
     "/api/messages/{id}": {
@@ -390,7 +230,8 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
     },
     "/api/ws": {
         "get": (
-            "Live events over a websocket (OpenAPI cannot describe the frames; they are JSON text). "
+            "Live events over a websocket (OpenAPI cannot attach the frames to the path; each JSON text "
+            "frame the server sends fits the Event schema). "
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
             "message.updated (a MessageSummary), message.deleted ({ids, reason?}), messages.cleared "
             "({ids}), session.ended (a Session without transcript), ping (every 20 s when idle), "
@@ -411,14 +252,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
         "get": (
             "The fault rules in force, in the order they are tried",
             [],
-            {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {"faults": {"type": "array", "items": _ref("FaultRule")}},
-                    }
-                )
-            },
+            {"200": _json(_ref("FaultList"))},
         ),
         "post": (
             "Add a fault rule (JSON body: FaultRuleInput); answers the rule with its id",
@@ -428,7 +262,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
         "delete": (
             "Remove every fault rule",
             [],
-            {"200": _json({"type": "object", "properties": {"deleted": {"type": "integer"}}})},
+            {"200": _json(_ref("FaultsDeleted"))},
         ),
     },
     "/api/faults/{id}": {
@@ -480,6 +314,8 @@ def document(version: str) -> dict[str, Any]:
     for path, methods in PATHS.items():
         paths[path] = {}
         for method, (summary, parameters, responses) in methods.items():
+            # Any other answer (401 with --ui-auth, 405 for a method the path lacks) is an Error too.
+            responses = {**responses, "default": _json(_ref("Error"), "Error")}
             operation = {"summary": summary, "parameters": parameters, "responses": responses}
             if (path, method) in BODIES:
                 operation["requestBody"] = BODIES[path, method]

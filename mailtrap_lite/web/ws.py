@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -22,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from mailtrap_lite.events import Event, Subscription
 from mailtrap_lite.search import Query, QueryError, matches, parse_query
 from mailtrap_lite.web.context import context
+from mailtrap_lite.wire import frame
 
 PING_INTERVAL = 20.0
 CLOSE_TIMEOUT = 2.0
@@ -56,10 +56,6 @@ class Filter:
             return True
         stored = event.subject
         return stored is None or matches(self.query, stored.summary, stored.body_text)
-
-
-def frame(kind: str, data: Any) -> str:
-    return json.dumps({"type": kind, "data": data}, separators=(",", ":"))
 
 
 def client_request(text: str, current: Filter) -> str:
