@@ -73,7 +73,7 @@ def context(browser: Browser, server: MailServer, server_config: Config) -> Iter
     made.set_default_timeout(15_000)
     if credentials is not None:
         signed_in = made.new_page()
-        response = signed_in.goto(target(server) + "/")
+        response = signed_in.goto(target(server) + "/api/stats")
         assert response is not None and response.status == 200
     yield made
     made.close()
