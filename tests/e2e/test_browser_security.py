@@ -121,14 +121,19 @@ def target(server: MailServer) -> str:
     return server.addresses.url
 
 
-# Another site, and another local server (a dev server on another port is the same site: with --ui-auth,
-# Chromium shares the signed-in credentials with it).
+# Another site, and another local server on another port. The second is the same site, so with --ui-auth
+# Chromium lends it the signed-in credentials for a fetch; another site's fetch gets them withheld (401),
+# but its form gets them all the same.
 ATTACKER_HOSTS = pytest.mark.parametrize("attacker_host", [ATTACKER, "127.0.0.1"], ids=["site", "port"])
 
 
 @ATTACKER_HOSTS
 def test_a_no_cors_text_plain_fetch_from_another_origin_adds_no_fault_rule(
-    server: MailServer, owner: httpx.Client, attacker: AttackerSite, context: BrowserContext, attacker_host: str
+    server: MailServer,
+    owner: httpx.Client,
+    attacker: AttackerSite,
+    context: BrowserContext,
+    attacker_host: str,
 ) -> None:
     attacker.pages["/fetch"] = f"""<!doctype html><script>
       fetch("{target(server)}/api/faults", {{method: "POST", mode: "no-cors", credentials: "include",
@@ -145,7 +150,11 @@ def test_a_no_cors_text_plain_fetch_from_another_origin_adds_no_fault_rule(
 
 @ATTACKER_HOSTS
 def test_a_text_plain_form_from_another_origin_adds_no_fault_rule(
-    server: MailServer, owner: httpx.Client, attacker: AttackerSite, context: BrowserContext, attacker_host: str
+    server: MailServer,
+    owner: httpx.Client,
+    attacker: AttackerSite,
+    context: BrowserContext,
+    attacker_host: str,
 ) -> None:
     # enctype=text/plain sends "name=value": the name opens a JSON string that the value closes.
     name = json.dumps({**RULE, "message": ""})[:-2]

@@ -103,6 +103,14 @@ def test_same_origin_trusted_origin_and_programs_may_change_state(
     assert api.delete("/api/faults", headers=cases[0]).json() == {"deleted": len(cases)}
 
 
+def test_a_local_proxy_that_says_https_needs_only_the_trusted_host(api: httpx.Client) -> None:
+    # uvicorn takes X-Forwarded-Proto from 127.0.0.1: the request's own origin is then https.
+    headers = {"host": "mailtrap", "origin": "https://mailtrap"}
+    assert api.post("/api/faults", json=RULE, headers=headers).status_code == 403
+    forwarded = {**headers, "x-forwarded-proto": "https"}
+    assert api.post("/api/faults", json=RULE, headers=forwarded).status_code == 201
+
+
 def test_the_http_client_still_adds_and_clears(
     server: MailServer, api: httpx.Client, smtp_address: tuple[str, int]
 ) -> None:
