@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from mailtrap_lite.config import Config
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 # RFC 9110 §15.5.20: the request reached a server that does not answer for that name.
 MISDIRECTED = 421
 WEBSOCKET_REFUSED = "cross-origin websocket refused"
@@ -56,8 +55,7 @@ class Policy:
         for name in (config.http.host, socket.gethostname()):
             # A machine name that no Host header could carry is left out.
             with contextlib.suppress(ConfigError):
-                if name not in WILDCARD_ADDRESSES:
-                    names.add(parse_host_name(name))
+                names.add(parse_host_name(name))
         return cls(frozenset(names), origins)
 
 
@@ -71,7 +69,7 @@ def host_of(header: str) -> str | None:
     """The normalised host of a Host header (``host[:port]``), or None when it is not one."""
     try:
         parts = urlsplit("//" + header)
-        parts.port  # noqa: B018 -- raises ValueError on a bad port
+        _ = parts.port  # raises ValueError on a bad port
         if parts.username is not None or parts.path or parts.query or parts.fragment:
             return None
         return parse_host_name(parts.hostname or "")

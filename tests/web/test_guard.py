@@ -76,10 +76,12 @@ def test_trusted_hosts_and_the_hosts_of_trusted_origins_are_allowed() -> None:
     assert refusal(PROXIED, "http", "GET", {"host": "mail.example.org"}) is not None
 
 
-def test_the_http_host_is_allowed_unless_it_is_a_wildcard() -> None:
+def test_the_http_host_is_allowed() -> None:
     named = Policy.from_config(free_config(http=HostPort("devbox.internal", 0)))
     assert "devbox.internal" in named.hosts
-    assert {"0.0.0.0", "::"}.isdisjoint(Policy.from_config(free_config(http=HostPort("0.0.0.0", 0))).hosts)
+    anywhere = Policy.from_config(free_config(http=HostPort("0.0.0.0", 0)))
+    assert refusal(anywhere, "http", "GET", {"host": "devbox.internal"}) is not None
+    assert refusal(anywhere, "http", "GET", {"host": "192.168.1.20:8025"}) is None
 
 
 def test_a_request_without_host_has_nothing_to_rebind() -> None:
