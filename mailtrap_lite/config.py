@@ -7,12 +7,14 @@ from that table, so a flag can never exist without its variable or its documenta
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import STAGES
@@ -58,6 +60,8 @@ class Config:
     max_recipients: int = 1000
     idle_timeout: float = 300.0
     ui_auth: tuple[str, str] | None = None
+    trusted_host: tuple[str, ...] = ()
+    trusted_origin: tuple[str, ...] = ()
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
@@ -152,6 +156,48 @@ def parse_user_pass(text: str) -> tuple[str, str]:
     return user, password
 
 
+_HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_host_name(text: str) -> str:
+    """A host name or IP address as a Host header carries it, lower-cased, without port or brackets."""
+    host = text.strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 253 or not _HOST_NAME.fullmatch(host):
+        raise ConfigError(f"expected a host name such as mail.example.com (no scheme or port), got {text!r}")
+    return host
+
+
+def parse_origin(text: str) -> str:
+    """``scheme://host[:port]`` as a browser's Origin header spells it: lower case, default port left out."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme not in DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(f"expected an origin such as https://mail.example.com:8443, got {text!r}")
+    host = parse_host_name(parts.hostname)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS[parts.scheme]:
+        netloc += f":{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
 def parse_fault(text: str) -> FaultSpec:
     pieces = text.split(":")
     if len(pieces) < 2 or len(pieces) > 4:
@@ -229,6 +275,22 @@ OPTIONS: tuple[Option, ...] = (
         "USER:PASS",
         parse_user_pass,
         default_text="off",
+    ),
+    Option(
+        "trusted_host",
+        "one more name the web side answers to (a proxy's or the LAN's), repeatable",
+        "NAME",
+        parse_host_name,
+        repeatable=True,
+        default_text="loopback names, IP addresses, this machine's name",
+    ),
+    Option(
+        "trusted_origin",
+        "a page origin allowed to change state (a proxy's public origin), repeatable",
+        "ORIGIN",
+        parse_origin,
+        repeatable=True,
+        default_text="the server's own origin",
     ),
     Option(
         "fault",

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.web import api, faults_api, openapi, preview, ws
 from mailtrap_lite.web.context import WebContext, context
+from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
 from mailtrap_lite.web.ui import UIFiles, static_dir
 
@@ -122,7 +123,10 @@ class BasicAuth:
 
 
 def create_app(ctx: WebContext) -> Starlette:
-    middleware = [Middleware(BasicAuth, credentials=ctx.config.ui_auth)] if ctx.config.ui_auth else []
+    # The guard comes first: a forged or rebound request is refused whether or not it carries credentials.
+    middleware = [Middleware(Guard, policy=Policy.from_config(ctx.config))]
+    if ctx.config.ui_auth:
+        middleware.append(Middleware(BasicAuth, credentials=ctx.config.ui_auth))
     routes = [
         *api.routes,
         *preview.routes,

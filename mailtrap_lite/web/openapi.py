@@ -238,7 +238,8 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             "and answers to the client: subscribed ({q}), error ({error}), pong. The client may send "
             '{"subscribe": "<query>"} to receive only the message.new events matching that query '
             '(null or "" for all), and {"type": "ping"}. A browser may connect only from this server\'s '
-            "own origin (else the handshake is refused with 403). A client that falls too far behind "
+            "own origin or a --trusted-origin (else the handshake is refused with 403). A client that falls "
+            "too far behind "
             "is closed with code 1013 and a reason, never allowed to slow SMTP down.",
             [],
             {
@@ -302,6 +303,13 @@ def _body(schema: str) -> dict[str, Any]:
     }
 
 
+# Every request's Host is checked, and every state-changing one's Origin; a JSON body needs its media type.
+_GUARD = {"421": _json(_ref("Error"), "Host not served here: a name outside --trusted-host")}
+_FOREIGN = {
+    "403": _json(_ref("Error"), "Cross-origin request refused: Origin not ours nor a --trusted-origin")
+}
+_NOT_JSON = {"415": _json(_ref("Error"), "The body's Content-Type is not application/json")}
+
 # (path, method) -> the JSON body it takes
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/messages/{id}", "patch"): _body("MessagePatch"),
@@ -315,10 +323,13 @@ def document(version: str) -> dict[str, Any]:
         paths[path] = {}
         for method, (summary, parameters, responses) in methods.items():
             # Any other answer (401 with --ui-auth, 405 for a method the path lacks) is an Error too.
-            responses = {**responses, "default": _json(_ref("Error"), "Error")}
-            operation = {"summary": summary, "parameters": parameters, "responses": responses}
+            guarded = {**responses, **_GUARD, "default": _json(_ref("Error"), "Error")}
+            if method in ("post", "put", "patch", "delete"):
+                guarded.update(_FOREIGN)
+            operation = {"summary": summary, "parameters": parameters, "responses": guarded}
             if (path, method) in BODIES:
                 operation["requestBody"] = BODIES[path, method]
+                guarded.update(_NOT_JSON)
             paths[path][method] = operation
     return {
         "openapi": "3.1.0",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import Query, parse_query, with_mailbox
+from mailtrap_lite.web.guard import is_json
 
 MAX_PAGE = 1000
 MAX_OFFSET = 2**31
@@ -51,6 +53,9 @@ def query_param(request: Request) -> Query | None:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
+    if not is_json(request.headers.get("content-type")):
+        given = request.headers.get("content-type") or "none"
+        raise HTTPException(415, f"send the body as Content-Type: application/json (got {given})")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

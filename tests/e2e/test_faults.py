@@ -292,7 +292,10 @@ def test_readme_fault_examples_work(api: httpx.Client) -> None:
         spec = parse_fault(flag)
         add_fault(api, stage=spec.stage, code=spec.code, match=spec.match, times=spec.times)
     for body in bodies:
-        assert api.post("/api/faults", content=body).status_code == 201
+        assert (
+            api.post("/api/faults", content=body, headers={"content-type": "application/json"}).status_code
+            == 201
+        )
     assert len(api.get("/api/faults").json()["faults"]) == 1 + len(flags) + len(bodies)
 
 

@@ -170,8 +170,16 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/messages")
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1
 
-    for path in checker.document["paths"]:
-        checker.call("put", path, path.replace("{id}", UNKNOWN).replace("{part_id}", "1"))
+    for path, methods in checker.document["paths"].items():
+        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1")
+        checker.call("put", path, url)
+        for method in methods:
+            # The guard's answers: a Host the server does not serve, a foreign Origin, a body not JSON.
+            checker.call(method, path, url, headers={"Host": "rebind.attacker.example"})
+            if method in ("post", "put", "patch", "delete"):
+                checker.call(method, path, url, headers={"Origin": "http://attacker.example"})
+            if "requestBody" in methods[method]:
+                checker.call(method, path, url, content=b"{}", headers={"Content-Type": "text/plain"})
 
     # Every documented answer was seen, except those this server cannot give here: the websocket's
     # handshake answers (checked through the frames above) and a store that cannot write.
