@@ -25,8 +25,8 @@ from mailtrap_lite.model import (
     to_json,
 )
 from mailtrap_lite.search import Query, matches
+from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.store.base import Retention, Store
-from mailtrap_lite.store.memory import snapshot
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -41,27 +41,21 @@ class MailService:
         self.received_bytes = 0
         self.rejected = 0
         self.sessions_total = 0
-        self.live_sessions: dict[str, Session] = {}
+        self.live_sessions: dict[str, SessionLog] = {}
         self._added_since_prune = 0
         self.loop_lag = LoopLag()
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> MessageSummary:
-        session = arrival.session
-        session.message_ids.append(arrival.message_id)
-        try:
-            stored = await self.store.ingest(arrival)
-        except BaseException:
-            session.message_ids.remove(arrival.message_id)
-            raise
+        stored = await self.store.ingest(arrival)
         self.received += 1
         self.received_bytes += len(arrival.raw)
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
 
-    def session_started(self, session: Session) -> None:
+    def session_started(self, session: SessionLog) -> None:
         self.sessions_total += 1
         self.live_sessions[session.id] = session
 
@@ -166,7 +160,7 @@ class MailService:
     async def session(self, session_id: str) -> Session:
         live = self.live_sessions.get(session_id)
         if live is not None:
-            return snapshot(live)
+            return live.snapshot()
         found = await self.store.get_session(session_id)
         if found is None:
             raise NotFound(f"no session {session_id!r}")
@@ -176,7 +170,7 @@ class MailService:
         total, stored = await self.store.list_sessions(limit=limit, offset=offset)
         # A session still open shows its transcript so far, not the snapshot taken at its last message.
         return total, [
-            snapshot(self.live_sessions[s.id]) if s.id in self.live_sessions else s for s in stored
+            self.live_sessions[s.id].snapshot() if s.id in self.live_sessions else s for s in stored
         ]
 
     # --- writers -----------------------------------------------------------------------------------------

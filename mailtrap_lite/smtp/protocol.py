@@ -22,7 +22,8 @@ from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 
 from mailtrap_lite import ids
 from mailtrap_lite.faults import FaultEngine, Stage
-from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo, utcnow
+from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo
+from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import CramMD5, Credentials, Proof
 from mailtrap_lite.smtp.dotstuff import Unstuffer
@@ -67,7 +68,7 @@ class SessionHost(Protocol):
 
     def message_rejected(self, reason: str) -> None: ...
 
-    def session_ended(self, protocol: CatcherSMTP) -> None: ...
+    def session_ended(self, protocol: CatcherSMTP, final: Session) -> None: ...
 
 
 class FaultReply(str):
@@ -95,7 +96,7 @@ class CatcherSMTP(SMTP):
     def __init__(self, host: SessionHost, **kwargs: Any) -> None:
         self.host = host
         self.transcript = TranscriptRecorder()
-        self.record: Session | None = None
+        self.record: SessionLog | None = None
         self.quit_received = False
         self._greeted = False
         self._in_helo = False
@@ -129,11 +130,7 @@ class CatcherSMTP(SMTP):
         peer = transport.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        # The record shares the recorder's list, so a snapshot (the live view, the copy stored with each
-        # message) holds the transcript so far, not only once the connection ends.
-        self.record = Session(
-            id=ids.new_id(), peer=peer_text, started_at=utcnow(), transcript=self.transcript.lines
-        )
+        self.record = SessionLog(peer_text, self.transcript)
         if transport.get_extra_info("sslcontext") is not None:
             self._record_tls(transport)
         self.host.session_started(self)
@@ -145,14 +142,11 @@ class CatcherSMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         record = self.record
-        if record is not None and record.ended_at is None:
-            record.ended_at = utcnow()
+        if record is not None and not record.ended:
             if record.error is None and not self.quit_received:
-                record.error = "client disconnected without QUIT"
-                self.transcript.note(record.error)
-            record.transcript = self.transcript.lines
-            record.transcript_truncated = self.transcript.truncated
-            self.host.session_ended(self)
+                record.fail("client disconnected without QUIT")
+                self.transcript.note("client disconnected without QUIT")
+            self.host.session_ended(self, record.end())
         super().connection_lost(error)
 
     def data_received(self, data: bytes) -> None:
@@ -185,8 +179,8 @@ class CatcherSMTP(SMTP):
         """Close without waiting for the client, after a final reply (e.g. 421) when one is given."""
         if self.transport is None or self.transport.is_closing():
             return
-        if self.record is not None and self.record.error is None:
-            self.record.error = reason
+        if self.record is not None:
+            self.record.fail(reason)
         if reply is None:
             self.transcript.note(reason, fault_id)
         else:
@@ -198,8 +192,8 @@ class CatcherSMTP(SMTP):
         if isinstance(error, TLSSetupException):
             # aiosmtpd closes the connection itself; a client refusing our certificate is no server error.
             reason = f"TLS handshake failed: {error.__cause__ or error}"
-            if self.record is not None and self.record.error is None:
-                self.record.error = reason
+            if self.record is not None:
+                self.record.fail(reason)
             self.transcript.note(reason)
             return ""
         status: str = await super().handle_exception(error)
@@ -419,13 +413,14 @@ class CatcherSMTP(SMTP):
             recipients=tuple(envelope.replies),
             data=Reply(250, accepted[4:]),
         )
-        self.record.transcript_truncated = self.transcript.truncated
+        arrival = Arrival(message_id, raw, model_envelope, self.record.snapshot(message_ids=False))
         try:
-            await self.host.deliver(Arrival(message_id, raw, model_envelope, self.record))
+            await self.host.deliver(arrival)
         except Exception:
             log.exception("could not store a message from %s", self.record.peer)
             self.host.message_rejected("store failed")
             return replies.STORE_FAILED
+        self.record.delivered(message_id)
         return accepted
 
     # --- authentication ---------------------------------------------------------------------------------

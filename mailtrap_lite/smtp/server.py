@@ -14,7 +14,7 @@ from typing import Any
 
 from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.faults import FaultEngine
-from mailtrap_lite.model import Arrival
+from mailtrap_lite.model import Arrival, Session
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import Credentials
@@ -64,10 +64,9 @@ class SMTPHost:
         assert protocol.record is not None
         self.service.session_started(protocol.record)
 
-    def session_ended(self, protocol: CatcherSMTP) -> None:
+    def session_ended(self, protocol: CatcherSMTP, final: Session) -> None:
         self.connections.discard(protocol)
-        assert protocol.record is not None
-        task = asyncio.get_running_loop().create_task(self.service.session_ended(protocol.record))
+        task = asyncio.get_running_loop().create_task(self.service.session_ended(final))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
