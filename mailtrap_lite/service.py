@@ -7,12 +7,15 @@ publish an event for every change. Nothing here knows about sockets or HTTP.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound, StoreError
-from mailtrap_lite.events import Event, EventHub
+from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import (
@@ -26,9 +29,26 @@ from mailtrap_lite.model import (
 )
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.session_log import SessionLog
-from mailtrap_lite.store.base import Retention, Store
+from mailtrap_lite.store.base import Retention, Store, StoreStats
 
 log = logging.getLogger("mailtrap_lite")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStats:
+    store: StoreStats
+    uptime_seconds: float
+    received: int
+    received_bytes: int
+    rejected_by_reason: dict[str, int]  # DATA transfers answered with an error, by why
+    sessions_total: int
+    open_sessions: int
+    subscribers: int
+    loop_lag_ms: dict[str, float | int]
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
 
 
 class MailService:
@@ -39,7 +59,7 @@ class MailService:
         self.started = time.time()
         self.received = 0
         self.received_bytes = 0
-        self.rejected = 0
+        self.rejected: collections.Counter[str] = collections.Counter()
         self.sessions_total = 0
         self.live_sessions: dict[str, SessionLog] = {}
         self._added_since_prune = 0
@@ -78,7 +98,32 @@ class MailService:
             self.hub.publish(Event("message.deleted", {"ids": pruned, "reason": "retention"}))
         return pruned
 
+    def record_rejection(self, reason: str) -> None:
+        """A message was refused after DATA (too big, a fault rule, the store failed, ...)."""
+        self.rejected[reason] += 1
+
     # --- readers -----------------------------------------------------------------------------------------
+
+    async def stats(self) -> ServiceStats:
+        return ServiceStats(
+            store=await self.store.stats(),
+            uptime_seconds=round(time.time() - self.started, 3),
+            received=self.received,
+            received_bytes=self.received_bytes,
+            rejected_by_reason=dict(self.rejected),
+            sessions_total=self.sessions_total,
+            open_sessions=len(self.live_sessions),
+            subscribers=self.hub.subscriber_count,
+            loop_lag_ms=self.loop_lag.snapshot(),
+        )
+
+    async def ready(self) -> bool:
+        """Whether new messages can be stored (a store that cannot write answers them 451)."""
+        return (await self.store.stats()).writable
+
+    def subscribe(self, accept: Callable[[Event], bool]) -> Subscription:
+        """Events from now on that ``accept`` takes; close the subscription when done."""
+        return self.hub.subscribe(accept)
 
     async def list_messages(self, query: Query | None, limit: int, offset: int) -> Page:
         return await self.store.list_messages(query, limit=limit, offset=offset)
@@ -96,7 +141,7 @@ class MailService:
             return bool(matches(query, stored.summary, stored.body_text))
 
         loop = asyncio.get_running_loop()
-        subscription = self.hub.subscribe(relevant)
+        subscription = self.subscribe(relevant)
         try:
             page = await self.list_messages(query, count, 0)
             deadline = loop.time() + timeout
@@ -114,7 +159,7 @@ class MailService:
                     subscription.queue.get_nowait()
                 if subscription.overflowed:  # the hub dropped us during a burst: listen afresh
                     subscription.close()
-                    subscription = self.hub.subscribe(relevant)
+                    subscription = self.subscribe(relevant)
                 page = await self.list_messages(query, count, 0)
         finally:
             subscription.close()

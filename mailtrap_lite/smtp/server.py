@@ -99,7 +99,7 @@ class SMTPHost:
         return replies.RCPT_OK
 
     def message_rejected(self, reason: str) -> None:
-        self.service.rejected += 1
+        self.service.record_rejection(reason)
 
     def protocol_factory(self, implicit_tls: bool = False) -> CatcherSMTP:
         if implicit_tls:

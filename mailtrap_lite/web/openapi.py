@@ -281,7 +281,18 @@ SCHEMAS: dict[str, Any] = {
             "sessions": {"type": "array", "items": _ref("Session")},
         },
     },
-    "Stats": {"type": "object", "additionalProperties": True},
+    "Stats": {
+        "type": "object",
+        "additionalProperties": True,
+        "properties": {
+            "rejected_total": {"type": "integer"},
+            "rejected_by_reason": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Messages refused after DATA, by reason (`too big`, `fault`, ...).",
+            },
+        },
+    },
 }
 
 # path -> method -> (summary, parameters, responses)
