@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupException
@@ -158,12 +159,10 @@ class CatcherSMTP(SMTP):
             return  # the line is down (dropped by a fault, closed after a 421): nothing reaches the client
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
         fault_id = status.fault_id if isinstance(status, FaultReply) else None
-        if not self._greeted:
+        if not self._greeted:  # aiosmtpd pushes the greeting before it reads anything
             self._greeted = True
-            answer = await self.fault("connect", self._peer_host)
-            if answer is not None:
+            if await self._answered_by_fault("connect", self._peer_host):
                 self._refuse_all_but_quit()
-                await self.push(answer)
                 return
         # RFC 2034 §3: every reply carries an enhanced status code but the greeting and HELO/EHLO's.
         elif fault_id is None and not self._in_helo:
@@ -202,7 +201,8 @@ class CatcherSMTP(SMTP):
     # --- fault rules ------------------------------------------------------------------------------------
 
     async def fault(self, stage: Stage, *arguments: str) -> FaultReply | None:
-        """Apply the first fault rule that fires here.
+        """Apply the first fault rule that fires at this stage: every stage (connect, helo, auth, mail,
+        rcpt, data) goes through here, and the reply it returns carries the rule's id to the transcript.
 
         Returns None to go on as usual (no rule fired, or a delay is over), else the reply to send instead
         of the usual one. After a disconnect or a 421 the line is down and that reply is never sent.
@@ -257,28 +257,19 @@ class CatcherSMTP(SMTP):
         self._set_post_data_state()  # type: ignore[no-untyped-call]
 
     async def smtp_HELO(self, hostname: str) -> None:
-        hostname = _text(hostname)
-        if hostname and await self._answered_by_fault("helo", hostname):
-            return
-        self._in_helo = True
-        try:
-            await super().smtp_HELO(hostname)
-        finally:
-            self._in_helo = False
-        self._record_helo(hostname)
+        await self._hello(_text(hostname), super().smtp_HELO)
 
     async def smtp_EHLO(self, hostname: str) -> None:
-        hostname = _text(hostname)
+        await self._hello(_text(hostname), super().smtp_EHLO)
+
+    async def _hello(self, hostname: str, answer: Callable[[str], Awaitable[None]]) -> None:
         if hostname and await self._answered_by_fault("helo", hostname):
             return
         self._in_helo = True
         try:
-            await super().smtp_EHLO(hostname)
+            await answer(hostname)
         finally:
             self._in_helo = False
-        self._record_helo(hostname)
-
-    def _record_helo(self, hostname: str) -> None:
         if self.record is not None and hostname:
             self.record.helo = hostname
 
@@ -292,22 +283,45 @@ class CatcherSMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:
         arg = arg if arg is None else _text(arg)
         envelope = self.current_envelope()
-        before = len(envelope.rcpt_tos)
-        if envelope.mail_from and before >= self.host.max_recipients:
+        if envelope.mail_from and len(envelope.rcpt_tos) >= self.host.max_recipients:
             address = self._rcpt_address(arg)
             if address is not None:
                 await self.push(replies.TOO_MANY_RECIPIENTS)
                 envelope.replies.append(Recipient(address, 452, replies.TOO_MANY_RECIPIENTS[4:]))
                 return
+        answered = len(envelope.replies)
         self._last_reply = ""
         await super().smtp_RCPT(arg)
-        if envelope is not self.envelope:
+        if envelope is not self.envelope or len(envelope.replies) > answered:
             return
-        # An accepted address is the one aiosmtpd appended; parse again only for a refused one.
-        address = envelope.rcpt_tos[-1] if len(envelope.rcpt_tos) > before else self._rcpt_address(arg)
+        # aiosmtpd refused the command before asking our hook (no MAIL, bad parameters): its reply is
+        # only known as sent.
+        address = self._rcpt_address(arg)
         if address is not None:
             reply = self._last_reply
             envelope.replies.append(Recipient(address, replies.reply_code(reply), reply[4:]))
+
+    async def mail_hook(self, address: str, options: list[str]) -> str:
+        """aiosmtpd's MAIL hook (by way of the host): the command is valid, and a fault rule answers where
+        a real server's policy would."""
+        answer = await self.fault("mail", address)
+        if answer is not None:
+            return answer
+        envelope = self.current_envelope()
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return replies.MAIL_OK
+
+    async def rcpt_hook(self, address: str, options: list[str]) -> str:
+        """aiosmtpd's RCPT hook: accept the address unless a fault rule answers, and record the reply."""
+        envelope = self.current_envelope()
+        reply: str | None = await self.fault("rcpt", address)
+        if reply is None:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
+            reply = replies.RCPT_OK
+        envelope.replies.append(Recipient(address, replies.reply_code(reply), reply[4:]))
+        return reply
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd parses every MAIL/RCPT address with email's full RFC 5322 parser, ~100 µs each: a quarter

@@ -80,23 +80,12 @@ class SMTPHost:
     async def handle_MAIL(
         self, server: CatcherSMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        # aiosmtpd calls this hook once the command is valid: a fault answers where a real policy would.
-        answer = await server.fault("mail", address)
-        if answer is not None:
-            return answer
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return replies.MAIL_OK
+        return await server.mail_hook(address, options)
 
     async def handle_RCPT(
         self, server: CatcherSMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        answer = await server.fault("rcpt", address)
-        if answer is not None:
-            return answer
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return replies.RCPT_OK
+        return await server.rcpt_hook(address, options)
 
     def message_rejected(self, reason: str) -> None:
         self.service.record_rejection(reason)
