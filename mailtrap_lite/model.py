@@ -76,7 +76,10 @@ class Prefix(Sequence[T], Generic[T]):
 
     def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
         if isinstance(index, slice):
-            return tuple(self._items[: self._length][index])
+            start, stop, step = index.indices(self._length)
+            if step == 1:
+                return tuple(self._items[start:stop])
+            return tuple(self._items[i] for i in range(start, stop, step))
         if not -self._length <= index < self._length:
             raise IndexError("index out of range")
         return self._items[index % self._length]
