@@ -31,8 +31,7 @@ class MemoryStore:
         self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
-        # and make it wait longer (loop lag while receiving 10 MB messages over 4 connections: ~55-110 ms
-        # with one thread per message, ~40 ms with one parsing thread).
+        # and make it wait longer (measured in benchmarks/README.md).
         self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
 
     async def open(self) -> None:
