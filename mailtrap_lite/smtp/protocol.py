@@ -325,8 +325,8 @@ class CatcherSMTP(SMTP):
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd parses every MAIL/RCPT address with email's full RFC 5322 parser, a large part of a small
-        # message's cost (benchmarks/README.md). The everyday <dot-atom@domain> form is taken apart here instead, with
-        # exactly the result of the full parser (a test compares them); anything else goes to it.
+        # message's cost (benchmarks/README.md). The everyday <dot-atom@domain> form is taken apart here
+        # instead, with exactly the result of the full parser (a test compares them); the rest goes to it.
         plain = _PLAIN_PATH.match(arg)
         if plain is None or self.local_part_limit:
             return super()._getaddr(arg)
