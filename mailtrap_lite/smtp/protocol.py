@@ -99,6 +99,8 @@ class CatcherSMTP(SMTP):
         self.transcript = TranscriptRecorder()
         self.record: SessionLog | None = None
         self.quit_received = False
+        self._lost = False
+        self._delivering = False
         self._greeted = False
         self._in_helo = False
         self._last_reply = ""
@@ -143,12 +145,20 @@ class CatcherSMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         record = self.record
-        if record is not None and not record.ended:
+        if record is not None and not self._lost:
+            self._lost = True
             if record.error is None and not self.quit_received:
                 record.fail("client disconnected without QUIT")
                 self.transcript.note("client disconnected without QUIT")
-            self.host.session_ended(self, record.end())
+            if not self._delivering:
+                self._end_session()
         super().connection_lost(error)
+
+    def _end_session(self) -> None:
+        # A message being stored when the client left still belongs to the session: it ends afterwards.
+        assert self.record is not None
+        if not self.record.ended:
+            self.host.session_ended(self, self.record.end())
 
     def data_received(self, data: bytes) -> None:
         self.transcript.client(data)
@@ -428,14 +438,19 @@ class CatcherSMTP(SMTP):
             data=Reply(250, accepted[4:]),
         )
         arrival = Arrival(message_id, raw, model_envelope, self.record.snapshot(message_ids=False))
+        self._delivering = True
         try:
             await self.host.deliver(arrival)
+            self.record.delivered(message_id)
+            return accepted
         except Exception:
             log.exception("could not store a message from %s", self.record.peer)
             self.host.message_rejected("store failed")
             return replies.STORE_FAILED
-        self.record.delivered(message_id)
-        return accepted
+        finally:
+            self._delivering = False
+            if self._lost:
+                self._end_session()
 
     # --- authentication ---------------------------------------------------------------------------------
 
