@@ -1,6 +1,6 @@
 """The data model: plain dataclasses shared by the SMTP, store, web and testing layers.
 
-Everything here is JSON-shaped (see ``to_json``); field names match the HTTP contract of DESIGN §3/§4.
+Everything here is JSON-shaped (see ``to_json``); field names are those of the JSON API.
 """
 
 from __future__ import annotations
