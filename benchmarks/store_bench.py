@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from mailtrap_lite import message as mime
 from mailtrap_lite.message import build_message
-from mailtrap_lite.model import Envelope, Recipient, Session, StoredMessage, TranscriptLine, utcnow
+from mailtrap_lite.model import Envelope, Prefix, Recipient, Session, StoredMessage, TranscriptLine, utcnow
 from mailtrap_lite.search import parse_query
 from mailtrap_lite.store import MemoryStore, Retention, Store
 from mailtrap_lite.store.sqlite import SQLiteStore
@@ -54,11 +54,11 @@ def build(count: int, seed: int) -> tuple[list[tuple[StoredMessage, Session]], l
     session = Session(id="", peer="", started_at=utcnow())
     for n in range(count):
         if n % PER_SESSION == 0:
-            session = Session(id=f"s{n:07d}", peer="127.0.0.1:40000", started_at=utcnow(), helo="app.example")
-            session.transcript += [
+            lines = [
                 TranscriptLine(0, "S", "220 mailtrap-lite ESMTP"),
                 TranscriptLine(1, "C", "EHLO app.example"),
             ]
+            session = Session(id=f"s{n:07d}", peer="127.0.0.1:40000", started_at=utcnow(), helo="app.example")
         sender = f"user{rng.randrange(SENDERS)}@shop.example"
         code = "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(8))
         codes.append(code)
@@ -72,12 +72,13 @@ def build(count: int, seed: int) -> tuple[list[tuple[StoredMessage, Session]], l
         ).encode()
         envelope = Envelope(sender, recipients=(Recipient(f"customer{n}@example.com", 250, "2.1.5 Ok"),))
         message_id = f"m{n:09d}"
-        session.transcript += [
+        lines += [
             TranscriptLine(2, "C", f"MAIL FROM:<{sender}>"),
             TranscriptLine(3, "S", "250 Ok"),
             TranscriptLine(4, "C", f"<DATA {len(raw)} bytes>"),
         ]
-        session.message_ids.append(message_id)
+        # What the protocol's session log hands over with each message: the transcript so far.
+        session = dataclasses.replace(session, transcript=Prefix(lines, len(lines)))
         built.append((build_message(message_id, raw, envelope, session.id, False), session))
     return built, words, codes
 

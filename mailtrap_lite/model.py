@@ -1,15 +1,17 @@
 """The data model: plain dataclasses shared by the SMTP, store, web and testing layers.
 
-Everything here is JSON-shaped (see ``to_json``); field names match the HTTP contract of DESIGN §3/§4.
+Everything here is JSON-shaped (see ``to_json``); field names are those of the JSON API.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 Direction = Literal["C", "S"]
 
@@ -50,9 +52,63 @@ class AuthInfo:
     username: str
 
 
-@dataclass(slots=True)
+T = TypeVar("T")
+
+
+class Prefix(Sequence[T], Generic[T]):
+    """The first ``length`` items of a list that its owner only ever appends to: an immutable view that
+    costs nothing to take, so a long session can be snapshot with every message it delivers."""
+
+    __slots__ = ("_items", "_length")
+
+    def __init__(self, items: list[T], length: int) -> None:
+        self._items = items
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._length)
+            if step == 1:
+                return tuple(self._items[start:stop])
+            return tuple(self._items[i] for i in range(start, stop, step))
+        if not -self._length <= index < self._length:
+            raise IndexError("index out of range")
+        return self._items[index % self._length]
+
+    def __iter__(self) -> Iterator[T]:
+        return itertools.islice(self._items, self._length)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Prefix, tuple, list)):
+            return len(other) == self._length and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Prefix({list(self)!r})"
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[T, ...]]]:
+        return tuple, (tuple(self),)
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
-    """One SMTP connection. Mutable while the connection lives; stored when it ends (and on each message)."""
+    """One SMTP connection as it was at one moment: a snapshot taken from its ``SessionLog``.
+
+    ``message_ids`` is empty in the snapshot an ``Arrival`` carries: a store knows which messages it holds
+    for a session, and listing them all with every message would cost O(session) per message.
+    """
 
     id: str
     peer: str
@@ -61,8 +117,8 @@ class Session:
     helo: str | None = None
     tls: TLSInfo | None = None
     auth: AuthInfo | None = None
-    transcript: list[TranscriptLine] = field(default_factory=list)
-    message_ids: list[str] = field(default_factory=list)
+    transcript: Sequence[TranscriptLine] = ()
+    message_ids: tuple[str, ...] = ()
     error: str | None = None
     transcript_truncated: bool = False
 
@@ -208,7 +264,7 @@ def to_json(value: Any) -> Any:
         return value
     if isinstance(value, datetime):
         return rfc3339(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, Prefix)):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}

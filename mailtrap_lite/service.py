@@ -7,12 +7,15 @@ publish an event for every change. Nothing here knows about sockets or HTTP.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound, StoreError
-from mailtrap_lite.events import Event, EventHub
+from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import (
@@ -24,11 +27,28 @@ from mailtrap_lite.model import (
     to_json,
 )
 from mailtrap_lite.search import Query, matches
-from mailtrap_lite.store.base import Retention, Store
-from mailtrap_lite.store.memory import snapshot
+from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.store.base import Retention, Store, StoreStats
 from mailtrap_lite.wire import session_json
 
 log = logging.getLogger("mailtrap_lite")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStats:
+    store: StoreStats
+    uptime_seconds: float
+    received: int
+    received_bytes: int
+    rejected_by_reason: dict[str, int]  # DATA transfers answered with an error, by why
+    sessions_total: int
+    open_sessions: int
+    subscribers: int
+    loop_lag_ms: dict[str, float | int]
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
 
 
 class MailService:
@@ -39,29 +59,23 @@ class MailService:
         self.started = time.time()
         self.received = 0
         self.received_bytes = 0
-        self.rejected = 0
+        self.rejected: collections.Counter[str] = collections.Counter()
         self.sessions_total = 0
-        self.live_sessions: dict[str, Session] = {}
+        self.live_sessions: dict[str, SessionLog] = {}
         self._added_since_prune = 0
         self.loop_lag = LoopLag()
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> MessageSummary:
-        session = arrival.session
-        session.message_ids.append(arrival.message_id)
-        try:
-            stored = await self.store.ingest(arrival)
-        except BaseException:
-            session.message_ids.remove(arrival.message_id)
-            raise
+        stored = await self.store.ingest(arrival)
         self.received += 1
         self.received_bytes += len(arrival.raw)
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
 
-    def session_started(self, session: Session) -> None:
+    def session_started(self, session: SessionLog) -> None:
         self.sessions_total += 1
         self.live_sessions[session.id] = session
 
@@ -84,7 +98,32 @@ class MailService:
             self.hub.publish(Event("message.deleted", {"ids": pruned, "reason": "retention"}))
         return pruned
 
+    def record_rejection(self, reason: str) -> None:
+        """A message was refused after DATA (too big, a fault rule, the store failed, ...)."""
+        self.rejected[reason] += 1
+
     # --- readers -----------------------------------------------------------------------------------------
+
+    async def stats(self) -> ServiceStats:
+        return ServiceStats(
+            store=await self.store.stats(),
+            uptime_seconds=round(time.time() - self.started, 3),
+            received=self.received,
+            received_bytes=self.received_bytes,
+            rejected_by_reason=dict(self.rejected),
+            sessions_total=self.sessions_total,
+            open_sessions=len(self.live_sessions),
+            subscribers=self.hub.subscriber_count,
+            loop_lag_ms=self.loop_lag.snapshot(),
+        )
+
+    async def ready(self) -> bool:
+        """Whether new messages can be stored (a store that cannot write answers them 451)."""
+        return (await self.store.stats()).writable
+
+    def subscribe(self, accept: Callable[[Event], bool]) -> Subscription:
+        """Events from now on that ``accept`` takes; close the subscription when done."""
+        return self.hub.subscribe(accept)
 
     async def list_messages(self, query: Query | None, limit: int, offset: int) -> Page:
         return await self.store.list_messages(query, limit=limit, offset=offset)
@@ -102,7 +141,7 @@ class MailService:
             return bool(matches(query, stored.summary, stored.body_text))
 
         loop = asyncio.get_running_loop()
-        subscription = self.hub.subscribe(relevant)
+        subscription = self.subscribe(relevant)
         try:
             page = await self.list_messages(query, count, 0)
             deadline = loop.time() + timeout
@@ -120,7 +159,7 @@ class MailService:
                     subscription.queue.get_nowait()
                 if subscription.overflowed:  # the hub dropped us during a burst: listen afresh
                     subscription.close()
-                    subscription = self.hub.subscribe(relevant)
+                    subscription = self.subscribe(relevant)
                 page = await self.list_messages(query, count, 0)
         finally:
             subscription.close()
@@ -166,7 +205,7 @@ class MailService:
     async def session(self, session_id: str) -> Session:
         live = self.live_sessions.get(session_id)
         if live is not None:
-            return snapshot(live)
+            return live.snapshot()
         found = await self.store.get_session(session_id)
         if found is None:
             raise NotFound(f"no session {session_id!r}")
@@ -176,7 +215,7 @@ class MailService:
         total, stored = await self.store.list_sessions(limit=limit, offset=offset)
         # A session still open shows its transcript so far, not the snapshot taken at its last message.
         return total, [
-            snapshot(self.live_sessions[s.id]) if s.id in self.live_sessions else s for s in stored
+            self.live_sessions[s.id].snapshot() if s.id in self.live_sessions else s for s in stored
         ]
 
     # --- writers -----------------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ class Stats:
     received_total: int
     received_bytes_total: int
     rejected_total: int
+    rejected_by_reason: dict[str, int]
     sessions_total: int
     open_sessions: int
     subscribers: int

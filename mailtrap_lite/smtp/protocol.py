@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupException
@@ -22,7 +23,8 @@ from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 
 from mailtrap_lite import ids
 from mailtrap_lite.faults import FaultEngine, Stage
-from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo, utcnow
+from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo
+from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import CramMD5, Credentials, Proof
 from mailtrap_lite.smtp.dotstuff import Unstuffer
@@ -67,7 +69,7 @@ class SessionHost(Protocol):
 
     def message_rejected(self, reason: str) -> None: ...
 
-    def session_ended(self, protocol: CatcherSMTP) -> None: ...
+    def session_ended(self, protocol: CatcherSMTP, final: Session) -> None: ...
 
 
 class FaultReply(str):
@@ -95,8 +97,10 @@ class CatcherSMTP(SMTP):
     def __init__(self, host: SessionHost, **kwargs: Any) -> None:
         self.host = host
         self.transcript = TranscriptRecorder()
-        self.record: Session | None = None
+        self.record: SessionLog | None = None
         self.quit_received = False
+        self._lost = False
+        self._delivering = False
         self._greeted = False
         self._in_helo = False
         self._last_reply = ""
@@ -129,11 +133,7 @@ class CatcherSMTP(SMTP):
         peer = transport.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        # The record shares the recorder's list, so a snapshot (the live view, the copy stored with each
-        # message) holds the transcript so far, not only once the connection ends.
-        self.record = Session(
-            id=ids.new_id(), peer=peer_text, started_at=utcnow(), transcript=self.transcript.lines
-        )
+        self.record = SessionLog(peer_text, self.transcript)
         if transport.get_extra_info("sslcontext") is not None:
             self._record_tls(transport)
         self.host.session_started(self)
@@ -145,15 +145,20 @@ class CatcherSMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         record = self.record
-        if record is not None and record.ended_at is None:
-            record.ended_at = utcnow()
+        if record is not None and not self._lost:
+            self._lost = True
             if record.error is None and not self.quit_received:
-                record.error = "client disconnected without QUIT"
-                self.transcript.note(record.error)
-            record.transcript = self.transcript.lines
-            record.transcript_truncated = self.transcript.truncated
-            self.host.session_ended(self)
+                record.fail("client disconnected without QUIT")
+                self.transcript.note("client disconnected without QUIT")
+            if not self._delivering:
+                self._end_session()
         super().connection_lost(error)
+
+    def _end_session(self) -> None:
+        # A message being stored when the client left still belongs to the session: it ends afterwards.
+        assert self.record is not None
+        if not self.record.ended:
+            self.host.session_ended(self, self.record.end())
 
     def data_received(self, data: bytes) -> None:
         self.transcript.client(data)
@@ -164,12 +169,10 @@ class CatcherSMTP(SMTP):
             return  # the line is down (dropped by a fault, closed after a 421): nothing reaches the client
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
         fault_id = status.fault_id if isinstance(status, FaultReply) else None
-        if not self._greeted:
+        if not self._greeted:  # aiosmtpd pushes the greeting before it reads anything
             self._greeted = True
-            answer = await self.fault("connect", self._peer_host)
-            if answer is not None:
+            if await self._answered_by_fault("connect", self._peer_host):
                 self._refuse_all_but_quit()
-                await self.push(answer)
                 return
         # RFC 2034 §3: every reply carries an enhanced status code but the greeting and HELO/EHLO's.
         elif fault_id is None and not self._in_helo:
@@ -185,8 +188,8 @@ class CatcherSMTP(SMTP):
         """Close without waiting for the client, after a final reply (e.g. 421) when one is given."""
         if self.transport is None or self.transport.is_closing():
             return
-        if self.record is not None and self.record.error is None:
-            self.record.error = reason
+        if self.record is not None:
+            self.record.fail(reason)
         if reply is None:
             self.transcript.note(reason, fault_id)
         else:
@@ -198,8 +201,8 @@ class CatcherSMTP(SMTP):
         if isinstance(error, TLSSetupException):
             # aiosmtpd closes the connection itself; a client refusing our certificate is no server error.
             reason = f"TLS handshake failed: {error.__cause__ or error}"
-            if self.record is not None and self.record.error is None:
-                self.record.error = reason
+            if self.record is not None:
+                self.record.fail(reason)
             self.transcript.note(reason)
             return ""
         status: str = await super().handle_exception(error)
@@ -208,7 +211,8 @@ class CatcherSMTP(SMTP):
     # --- fault rules ------------------------------------------------------------------------------------
 
     async def fault(self, stage: Stage, *arguments: str) -> FaultReply | None:
-        """Apply the first fault rule that fires here.
+        """Apply the first fault rule that fires at this stage: every stage (connect, helo, auth, mail,
+        rcpt, data) goes through here, and the reply it returns carries the rule's id to the transcript.
 
         Returns None to go on as usual (no rule fired, or a delay is over), else the reply to send instead
         of the usual one. After a disconnect or a 421 the line is down and that reply is never sent.
@@ -263,28 +267,19 @@ class CatcherSMTP(SMTP):
         self._set_post_data_state()  # type: ignore[no-untyped-call]
 
     async def smtp_HELO(self, hostname: str) -> None:
-        hostname = _text(hostname)
-        if hostname and await self._answered_by_fault("helo", hostname):
-            return
-        self._in_helo = True
-        try:
-            await super().smtp_HELO(hostname)
-        finally:
-            self._in_helo = False
-        self._record_helo(hostname)
+        await self._hello(_text(hostname), super().smtp_HELO)
 
     async def smtp_EHLO(self, hostname: str) -> None:
-        hostname = _text(hostname)
+        await self._hello(_text(hostname), super().smtp_EHLO)
+
+    async def _hello(self, hostname: str, answer: Callable[[str], Awaitable[None]]) -> None:
         if hostname and await self._answered_by_fault("helo", hostname):
             return
         self._in_helo = True
         try:
-            await super().smtp_EHLO(hostname)
+            await answer(hostname)
         finally:
             self._in_helo = False
-        self._record_helo(hostname)
-
-    def _record_helo(self, hostname: str) -> None:
         if self.record is not None and hostname:
             self.record.helo = hostname
 
@@ -298,27 +293,50 @@ class CatcherSMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:
         arg = arg if arg is None else _text(arg)
         envelope = self.current_envelope()
-        before = len(envelope.rcpt_tos)
-        if envelope.mail_from and before >= self.host.max_recipients:
+        if envelope.mail_from and len(envelope.rcpt_tos) >= self.host.max_recipients:
             address = self._rcpt_address(arg)
             if address is not None:
                 await self.push(replies.TOO_MANY_RECIPIENTS)
                 envelope.replies.append(Recipient(address, 452, replies.TOO_MANY_RECIPIENTS[4:]))
                 return
+        answered = len(envelope.replies)
         self._last_reply = ""
         await super().smtp_RCPT(arg)
-        if envelope is not self.envelope:
+        if envelope is not self.envelope or len(envelope.replies) > answered:
             return
-        # An accepted address is the one aiosmtpd appended; parse again only for a refused one.
-        address = envelope.rcpt_tos[-1] if len(envelope.rcpt_tos) > before else self._rcpt_address(arg)
+        # aiosmtpd refused the command before asking our hook (no MAIL, bad parameters): its reply is
+        # only known as sent.
+        address = self._rcpt_address(arg)
         if address is not None:
             reply = self._last_reply
             envelope.replies.append(Recipient(address, replies.reply_code(reply), reply[4:]))
 
+    async def mail_hook(self, address: str, options: list[str]) -> str:
+        """aiosmtpd's MAIL hook (by way of the host): the command is valid, and a fault rule answers where
+        a real server's policy would."""
+        answer = await self.fault("mail", address)
+        if answer is not None:
+            return answer
+        envelope = self.current_envelope()
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return replies.MAIL_OK
+
+    async def rcpt_hook(self, address: str, options: list[str]) -> str:
+        """aiosmtpd's RCPT hook: accept the address unless a fault rule answers, and record the reply."""
+        envelope = self.current_envelope()
+        reply: str | None = await self.fault("rcpt", address)
+        if reply is None:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
+            reply = replies.RCPT_OK
+        envelope.replies.append(Recipient(address, replies.reply_code(reply), reply[4:]))
+        return reply
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        # aiosmtpd parses every MAIL/RCPT address with email's full RFC 5322 parser, ~100 µs each: a quarter
-        # of a small message's cost. The everyday <dot-atom@domain> form is taken apart here instead, with
-        # exactly the result of the full parser (a test compares them); anything else goes to it.
+        # aiosmtpd parses every MAIL/RCPT address with email's full RFC 5322 parser, a large part of a small
+        # message's cost (benchmarks/README.md). The everyday <dot-atom@domain> form is taken apart here
+        # instead, with exactly the result of the full parser (a test compares them); the rest goes to it.
         plain = _PLAIN_PATH.match(arg)
         if plain is None or self.local_part_limit:
             return super()._getaddr(arg)
@@ -419,14 +437,20 @@ class CatcherSMTP(SMTP):
             recipients=tuple(envelope.replies),
             data=Reply(250, accepted[4:]),
         )
-        self.record.transcript_truncated = self.transcript.truncated
+        arrival = Arrival(message_id, raw, model_envelope, self.record.snapshot(message_ids=False))
+        self._delivering = True
         try:
-            await self.host.deliver(Arrival(message_id, raw, model_envelope, self.record))
+            await self.host.deliver(arrival)
+            self.record.delivered(message_id)
+            return accepted
         except Exception:
             log.exception("could not store a message from %s", self.record.peer)
             self.host.message_rejected("store failed")
             return replies.STORE_FAILED
-        return accepted
+        finally:
+            self._delivering = False
+            if self._lost:
+                self._end_session()
 
     # --- authentication ---------------------------------------------------------------------------------
 

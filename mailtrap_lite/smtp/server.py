@@ -14,7 +14,7 @@ from typing import Any
 
 from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.faults import FaultEngine
-from mailtrap_lite.model import Arrival
+from mailtrap_lite.model import Arrival, Session
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import Credentials
@@ -64,10 +64,9 @@ class SMTPHost:
         assert protocol.record is not None
         self.service.session_started(protocol.record)
 
-    def session_ended(self, protocol: CatcherSMTP) -> None:
+    def session_ended(self, protocol: CatcherSMTP, final: Session) -> None:
         self.connections.discard(protocol)
-        assert protocol.record is not None
-        task = asyncio.get_running_loop().create_task(self.service.session_ended(protocol.record))
+        task = asyncio.get_running_loop().create_task(self.service.session_ended(final))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -81,26 +80,15 @@ class SMTPHost:
     async def handle_MAIL(
         self, server: CatcherSMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        # aiosmtpd calls this hook once the command is valid: a fault answers where a real policy would.
-        answer = await server.fault("mail", address)
-        if answer is not None:
-            return answer
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return replies.MAIL_OK
+        return await server.mail_hook(address, options)
 
     async def handle_RCPT(
         self, server: CatcherSMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        answer = await server.fault("rcpt", address)
-        if answer is not None:
-            return answer
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return replies.RCPT_OK
+        return await server.rcpt_hook(address, options)
 
     def message_rejected(self, reason: str) -> None:
-        self.service.rejected += 1
+        self.service.record_rejection(reason)
 
     def protocol_factory(self, implicit_tls: bool = False) -> CatcherSMTP:
         if implicit_tls:

@@ -1,8 +1,23 @@
-"""The Store protocol: what the rest of the program may ask of a message store.
+"""The Store protocol: what the rest of the program may ask of a message store, and what a new backend
+implements.
 
-Both stores (memory and SQLite) implement it and run the same test suite. Every method is a coroutine so
-that a store may do its work off the event loop; ``add`` returns only once the message is durable in that
-store's terms (held in memory, or committed), because the SMTP ``250`` waits on it.
+A backend is added by implementing ``Store`` and passing tests/store/test_store.py, the conformance suite
+that runs unchanged on every backend. Nothing outside ``store/`` imports a backend's internals. What every
+backend must guarantee:
+
+- Durability before the ``250``: ``ingest`` returns only once the message is durable in that store's
+  terms (held in memory, or committed), because the SMTP reply waits on it; if it raises, the message is
+  answered ``451`` and must not appear later.
+- Order: messages are listed newest first in the order ``ingest`` returned (ids are time-ordered); a
+  listing or read issued after ``ingest`` returned sees the message. ``MailService.wait_matching`` and the
+  ``message.new`` event rely on this: the event is published after ``ingest`` returns, and a listing made
+  on that event must contain the message.
+- Sessions are immutable ``Session`` snapshots and a store keeps the one it was given. The snapshot an
+  ``Arrival`` carries has no ``message_ids``: the store lists, for a session, the ids it was last saved
+  with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
+  session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
+  transcript it wrote) but never a live object that someone else changes.
+- Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
 from __future__ import annotations
@@ -40,14 +55,15 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
-        """Parse an acknowledged message (``message.build_message``) and ``add`` it; returns it once
-        durable. Each store parses where it is cheapest for the event loop."""
+        """Parse a message about to be acknowledged (``message.build_message``) and store it with its
+        session's snapshot; returns it once durable. Each store parses where it is cheapest for the loop."""
 
     async def add(self, message: StoredMessage, session: Session) -> None:
-        """Store a message and a snapshot of its session; returns when the message is durable."""
+        """Store a message already parsed, with ``session`` as in ``ingest``; returns when durable. The
+        conformance suite uses it to store summaries that no raw message parses into (search edge cases)."""
 
     async def save_session(self, session: Session) -> None:
-        """Insert or replace a session (called when it ends, and for sessions that deliver nothing)."""
+        """Insert or replace a session (called when it ends, with every message id it delivered)."""
 
     async def list_messages(
         self, query: Query | None = None, *, limit: int = 50, offset: int = 0

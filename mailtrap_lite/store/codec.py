@@ -12,7 +12,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, Union
@@ -40,11 +40,12 @@ def _codec(kind: Any) -> tuple[Convert, Convert]:
             lambda value: None if value is None else to_plain(value),
             lambda value: None if value is None else from_plain(value),
         )
-    if origin in (tuple, list):
+    if origin in (tuple, list, Sequence):
         to_plain, from_plain = _codec(typing.get_args(kind)[0])
+        sequence = list if origin is list else tuple
         if to_plain is _same and from_plain is _same:
-            return list, origin
-        return (lambda value: [to_plain(v) for v in value], lambda value: origin(map(from_plain, value)))
+            return list, sequence
+        return (lambda value: [to_plain(v) for v in value], lambda value: sequence(map(from_plain, value)))
     if kind is datetime:
         return datetime.isoformat, datetime.fromisoformat
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):

@@ -15,33 +15,6 @@ from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.store.base import Retention, StoreStats
 
 
-def snapshot(session: Session) -> Session:
-    """A copy that later changes to the live session (more lines, more messages) do not reach."""
-    return _SessionAt.of(session).snapshot()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _SessionAt:
-    """A session as it was when it was saved: a shallow copy sharing the live session's lists, and how
-    long they were. The lists only grow, so the prefix is the snapshot. Copying the transcript for every
-    message of a long session cost O(session) per message (11% of the loop at 1 KB x 8 connections)."""
-
-    session: Session
-    lines: int
-    messages: int
-
-    @classmethod
-    def of(cls, session: Session) -> _SessionAt:
-        return cls(dataclasses.replace(session), len(session.transcript), len(session.message_ids))
-
-    def snapshot(self) -> Session:
-        return dataclasses.replace(
-            self.session,
-            transcript=self.session.transcript[: self.lines],
-            message_ids=self.session.message_ids[: self.messages],
-        )
-
-
 class MemoryStore:
     kind = "memory"
 
@@ -50,13 +23,15 @@ class MemoryStore:
         # The normalised search columns of each message, computed once: searching 100k messages then
         # costs one predicate call each instead of re-normalising every body.
         self._rows: dict[str, dict[str, object]] = {}
-        self._sessions: dict[str, _SessionAt] = {}
+        # Each session as last saved, and the ids of its messages stored since: an arrival's snapshot of
+        # its session does not list them (see ``Session``).
+        self._sessions: dict[str, Session] = {}
+        self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
         self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
-        # and make it wait longer (loop lag while receiving 10 MB messages over 4 connections: ~55-110 ms
-        # with one thread per message, ~40 ms with one parsing thread).
+        # and make it wait longer (measured in benchmarks/README.md).
         self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
 
     async def open(self) -> None:
@@ -79,10 +54,22 @@ class MemoryStore:
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
         self._bytes += message.summary.size
         self._unread += not message.summary.read
-        self._sessions[session.id] = _SessionAt.of(session)
+        self._sessions[session.id] = session
+        self._stored_since.setdefault(session.id, []).append(message.summary.id)
 
     async def save_session(self, session: Session) -> None:
-        self._sessions[session.id] = _SessionAt.of(session)
+        self._sessions[session.id] = session
+        self._stored_since.pop(session.id, None)
+
+    def _session(self, session_id: str) -> Session:
+        session = self._sessions[session_id]
+        later = self._stored_since.get(session_id)
+        if not later:
+            return session
+        known = set(session.message_ids)
+        return dataclasses.replace(
+            session, message_ids=session.message_ids + tuple(i for i in later if i not in known)
+        )
 
     def _matching(self, query: Query | None) -> list[StoredMessage]:
         newest_first = reversed(self._messages.values())
@@ -143,13 +130,12 @@ class MemoryStore:
         return await self.delete([m.summary.id for m in self._matching(query)])
 
     async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]:
-        newest_first = reversed(self._sessions.values())
+        newest_first = reversed(self._sessions)
         page = itertools.islice(newest_first, offset, offset + limit)
-        return len(self._sessions), [stored.snapshot() for stored in page]
+        return len(self._sessions), [self._session(session_id) for session_id in page]
 
     async def get_session(self, session_id: str) -> Session | None:
-        stored = self._sessions.get(session_id)
-        return stored.snapshot() if stored else None
+        return self._session(session_id) if session_id in self._sessions else None
 
     async def prune(self, retention: Retention) -> list[str]:
         doomed: list[str] = []
@@ -170,12 +156,14 @@ class MemoryStore:
     def _prune_sessions(self, retention: Retention) -> None:
         # Sessions go with their messages; sessions that delivered nothing are kept up to the same count.
         live = {m.summary.session_id for m in self._messages.values()}
-        for session_id, stored in list(self._sessions.items()):
-            if stored.messages and session_id not in live:
-                del self._sessions[session_id]
+        delivered = {sid for sid, session in self._sessions.items() if session.message_ids}
+        delivered.update(self._stored_since)
+        for session_id in delivered - live:
+            del self._sessions[session_id]
+            self._stored_since.pop(session_id, None)
         if retention.max_messages is None:
             return
-        empty = [sid for sid, stored in self._sessions.items() if not stored.messages]
+        empty = [sid for sid in self._sessions if sid not in delivered]
         for session_id in empty[: max(0, len(empty) - retention.max_messages)]:
             del self._sessions[session_id]
 

@@ -175,7 +175,7 @@ class SQLiteStore:
         # Parsed in the writer process: it keeps parsing (the largest cost of a small message after the
         # SMTP exchange itself) off the event loop's core, whatever the message's size.
         session = arrival.session
-        change = self._session_change(session)
+        change = self._session_change(session, delivered=True)
         summary, body_text = await self._write_changes(
             session,
             _insert_parsed,
@@ -189,13 +189,14 @@ class SQLiteStore:
         return StoredMessage(summary, arrival.raw, body_text)
 
     async def add(self, message: StoredMessage, session: Session) -> None:
-        await self._write_changes(session, _insert_message, self._session_change(session), message)
+        change = self._session_change(session, delivered=True)
+        await self._write_changes(session, _insert_message, change, message)
 
     async def save_session(self, session: Session) -> None:
-        change = self._session_change(session, final=True)
+        change = self._session_change(session, delivered=bool(session.message_ids), final=True)
         await self._write_changes(session, _save_session, change)
 
-    def _session_change(self, session: Session, *, final: bool = False) -> _SessionChange:
+    def _session_change(self, session: Session, *, delivered: bool, final: bool = False) -> _SessionChange:
         """What to write of ``session`` since it was last written.
 
         A session carrying thousands of messages is saved with each of them: rewriting its whole
@@ -204,15 +205,15 @@ class SQLiteStore:
         changed, and when it ends; ``_load_session`` adds the ids of messages stored since.
         """
         known = self._written.pop(session.id, None) if final else self._written.get(session.id)
-        bare = dataclasses.replace(session, transcript=[], message_ids=[])
+        bare = dataclasses.replace(session, transcript=(), message_ids=())
         start = None if known is None else known[0]
         rewrite = final or known is None or known[1] != bare
         if not final:
             self._written[session.id] = (len(session.transcript), bare)
         return _SessionChange(
             bare=bare,
-            delivered=bool(session.message_ids),
-            message_ids=list(session.message_ids) if rewrite else None,
+            delivered=delivered,
+            message_ids=session.message_ids if rewrite else None,
             lines=session.transcript[start or 0 :],
             start=start,
         )
@@ -368,8 +369,8 @@ class SQLiteStore:
 class _SessionChange:
     bare: Session  # without transcript and message ids
     delivered: bool
-    message_ids: list[str] | None  # set when the session's row has to be rewritten
-    lines: list[TranscriptLine]  # transcript lines not written yet; all of them when start is None
+    message_ids: tuple[str, ...] | None  # set when the session's row has to be rewritten
+    lines: Sequence[TranscriptLine]  # transcript lines not written yet; all of them when start is None
     start: int | None  # the number of the first of them; None: look it up
 
 
@@ -464,14 +465,14 @@ def _load_session(db: sqlite3.Connection, seq: int, data: str) -> Session:
         "SELECT t_ms, dir, line, fault_id FROM transcripts WHERE session_seq = ? ORDER BY n", (seq,)
     )
     session = session_from_json(data)
-    transcript = [TranscriptLine(*row) for row in rows]
+    transcript = tuple(TranscriptLine(*row) for row in rows)
     # Messages stored since the session's JSON was last written (see SQLiteStore._session_change).
     known = set(session.message_ids)
-    later = [
+    later = tuple(
         str(row[0])
         for row in db.execute("SELECT id FROM messages WHERE session_id = ? ORDER BY seq", (session.id,))
         if row[0] not in known
-    ]
+    )
     return dataclasses.replace(session, transcript=transcript, message_ids=session.message_ids + later)
 
 

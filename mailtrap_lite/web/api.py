@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -120,8 +119,8 @@ async def stats(request: Request) -> Response:
 
 
 async def stats_data(ctx: WebContext) -> wire.JSON:
-    mail = ctx.service
-    stored = await mail.store.stats()
+    mail = await ctx.service.stats()
+    stored = mail.store
     return wire.record_json(
         wire.Stats(
             version=ctx.version,
@@ -133,14 +132,15 @@ async def stats_data(ctx: WebContext) -> wire.JSON:
             db_size=stored.db_size,
             unindexed=stored.unindexed,
             writable=stored.writable,
-            uptime_seconds=round(time.time() - mail.started, 3),
+            uptime_seconds=mail.uptime_seconds,
             received_total=mail.received,
             received_bytes_total=mail.received_bytes,
             rejected_total=mail.rejected,
+            rejected_by_reason=mail.rejected_by_reason,
             sessions_total=mail.sessions_total,
-            open_sessions=len(mail.live_sessions),
-            subscribers=mail.hub.subscriber_count,
-            loop_lag_ms=mail.loop_lag.snapshot(),
+            open_sessions=mail.open_sessions,
+            subscribers=mail.subscribers,
+            loop_lag_ms=mail.loop_lag_ms,
         )
     )
 

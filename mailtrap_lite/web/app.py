@@ -30,7 +30,7 @@ async def livez(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if not (await context(request).service.store.stats()).writable:
+    if not await context(request).service.ready():
         return JSONResponse({"status": "not ready", "error": "the store cannot take messages"}, 503)
     return JSONResponse({"status": "ready"})
 

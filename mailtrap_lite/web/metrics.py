@@ -37,4 +37,8 @@ async def metrics(request: Request) -> Response:
         if value is None:
             continue
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    name = "mailtrap_messages_rejected_by_reason_total"
+    lines += [f"# HELP {name} DATA transfers answered with an error, by reason.", f"# TYPE {name} counter"]
+    for reason, count in sorted(data["rejected_by_reason"].items()):
+        lines.append(f'{name}{{reason="{reason}"}} {count}')
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

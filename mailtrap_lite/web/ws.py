@@ -122,7 +122,7 @@ class _Connection:
 
 async def events_socket(websocket: WebSocket) -> None:
     current = Filter()
-    with context(websocket).service.hub.subscribe(current.accept) as subscription:
+    with context(websocket).service.subscribe(current.accept) as subscription:
         # Subscribed before the handshake completes: nothing published after connect() returns is missed.
         await websocket.accept()
         await _Connection(websocket, subscription, current).run()

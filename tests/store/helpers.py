@@ -28,7 +28,7 @@ def new_message(
     body: str | None = None,
     received_at: datetime | None = None,
 ) -> StoredMessage:
-    """Message ``m<number>`` of ``session``; records its id on the session, as ingest does."""
+    """Message ``m<number>`` of ``session``."""
     message_id = f"m{number:04d}"
     raw = (
         f"From: App <app@example.com>\r\nTo: {to}\r\nSubject: {subject or f'Message {number}'}\r\n"
@@ -41,7 +41,6 @@ def new_message(
         stored = dataclasses.replace(
             stored, summary=dataclasses.replace(stored.summary, received_at=received_at)
         )
-    session.message_ids.append(message_id)
     return stored
 
 

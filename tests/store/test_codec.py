@@ -67,8 +67,8 @@ def full_session() -> Session:
         helo="client.example",
         tls=TLSInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384"),
         auth=AuthInfo("PLAIN", "ann"),
-        transcript=[TranscriptLine(0, "S", "220 hi"), TranscriptLine(5, "C", "RCPT TO:<x@y>", "f1")],
-        message_ids=["m1", "m2"],
+        transcript=(TranscriptLine(0, "S", "220 hi"), TranscriptLine(5, "C", "RCPT TO:<x@y>", "f1")),
+        message_ids=("m1", "m2"),
         error="timeout",
         transcript_truncated=True,
     )

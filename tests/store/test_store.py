@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mailtrap_lite.model import StoredMessage, TranscriptLine
+from mailtrap_lite.model import StoredMessage
 from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.search import sql_row_values
+from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.smtp.transcript import TranscriptRecorder
 from mailtrap_lite.store import MemoryStore, Retention, Store
 from mailtrap_lite.store.sqlite import SQLiteStore
 from tests.store.helpers import hours_ago, new_message, new_session, run
@@ -141,25 +143,32 @@ def test_delete_matching_deletes_exactly_the_matches(make_store: StoreFactory) -
 
 
 def test_a_stored_session_is_a_snapshot(make_store: StoreFactory) -> None:
-    session = new_session()
-    session.transcript += [TranscriptLine(0, "S", "220 hi"), TranscriptLine(1, "C", "EHLO client.example")]
-    stored = new_message(session, 1)
+    # The protocol's log goes on growing after a message is stored; the store keeps what it was given,
+    # and lists the session's stored messages itself (an arrival's snapshot carries no message ids).
+    transcript = TranscriptRecorder()
+    log = SessionLog("127.0.0.1:40000", transcript)
+    transcript.server("220 hi")
+    transcript.client(b"EHLO client.example\r\n")
+    log.helo = "client.example"
+    arrived = log.snapshot(message_ids=False)
+    stored = new_message(arrived, 1)
     empty = new_session("s2")
 
     async def scenario(store: Store) -> None:
-        await store.add(stored, session)
-        session.message_ids.append("later")
-        session.helo = "changed.example"
-        session.transcript.append(TranscriptLine(9, "C", "QUIT", "f1"))
-        kept = await store.get_session("s1")
-        assert kept is not None and kept.message_ids == ["m0001"] and kept.helo == "client.example"
+        await store.add(stored, arrived)
+        log.delivered("m0001")
+        log.helo = "changed.example"
+        transcript.client(b"QUIT\r\n")
+        kept = await store.get_session(log.id)
+        assert kept is not None and kept.message_ids == ("m0001",) and kept.helo == "client.example"
         assert [line.line for line in kept.transcript] == ["220 hi", "EHLO client.example"]
         await store.save_session(empty)
-        await store.save_session(session)
+        final = log.end()
+        await store.save_session(final)
         total, listed = await store.list_sessions()
-        assert total == 2 and [s.id for s in listed] == ["s2", "s1"]
-        assert listed[1] == session
-        assert (await store.list_sessions(limit=1, offset=1))[1] == [session]
+        assert total == 2 and [s.id for s in listed] == ["s2", log.id]
+        assert listed[1] == final and [line.line for line in final.transcript][-1] == "QUIT"
+        assert (await store.list_sessions(limit=1, offset=1))[1] == [final]
         assert await store.get_session("nope") is None
         assert (await store.stats()).sessions == 2
 
@@ -226,7 +235,6 @@ def _search_corpus() -> list[StoredMessage]:
 def test_search_finds_what_the_query_language_defines(make_store: StoreFactory, text: str) -> None:
     corpus = _search_corpus()
     session = new_session()
-    session.message_ids = [m.summary.id for m in corpus]
     query = q(text)
     accept = compile_query(query)
     expected = [m.summary.id for m in reversed(corpus) if accept(sql_row_values(m.summary, m.body_text))]

@@ -1,0 +1,64 @@
+"""The live record of one connection, owned by the protocol that serves it.
+
+The protocol writes to it (transcript lines through its recorder, HELO, TLS, login, the error, the end);
+everyone else gets immutable ``Session`` snapshots. The transcript and the delivered message ids only
+ever grow, so a snapshot is a ``Prefix`` of them: O(1) to take, however long the session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailtrap_lite import ids
+from mailtrap_lite.model import AuthInfo, Prefix, Session, TLSInfo, utcnow
+from mailtrap_lite.smtp.transcript import TranscriptRecorder
+
+
+class SessionLog:
+    def __init__(self, peer: str, transcript: TranscriptRecorder) -> None:
+        self.id = ids.new_id()
+        self.peer = peer
+        self.started_at = utcnow()
+        self.helo: str | None = None
+        self.tls: TLSInfo | None = None
+        self.auth: AuthInfo | None = None
+        self.error: str | None = None
+        self._ended_at: datetime | None = None
+        self._transcript = transcript
+        self._message_ids: list[str] = []
+
+    @property
+    def ended(self) -> bool:
+        return self._ended_at is not None
+
+    def fail(self, reason: str) -> None:
+        """Record why the session went wrong; the first reason is the one kept."""
+        if self.error is None:
+            self.error = reason
+
+    def delivered(self, message_id: str) -> None:
+        """A message of this session is stored (and about to be acknowledged)."""
+        self._message_ids.append(message_id)
+
+    def end(self) -> Session:
+        """The connection is gone: nothing changes any more. Returns the final snapshot."""
+        if self._ended_at is None:
+            self._ended_at = utcnow()
+        return self.snapshot()
+
+    def snapshot(self, *, message_ids: bool = True) -> Session:
+        """The session as it is now. Without ``message_ids`` (what an ``Arrival`` carries) it is O(1)."""
+        lines = self._transcript.lines
+        return Session(
+            id=self.id,
+            peer=self.peer,
+            started_at=self.started_at,
+            ended_at=self._ended_at,
+            helo=self.helo,
+            tls=self.tls,
+            auth=self.auth,
+            transcript=Prefix(lines, len(lines)),
+            message_ids=tuple(self._message_ids) if message_ids else (),
+            error=self.error,
+            transcript_truncated=self._transcript.truncated,
+        )
