@@ -11,7 +11,7 @@ import logging
 import time
 
 from mailtrap_lite import message as mime
-from mailtrap_lite.errors import NotFound, StoreError
+from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
@@ -70,7 +70,10 @@ class MailService:
         try:
             await self.store.save_session(session)
         except StoreError as error:  # nobody waits on this: say so, and keep serving
-            log.warning("session %s was not saved: %s", session.id, error)
+            quiet = isinstance(error, StoreUnavailable)  # the store reported the outage once
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING, "session %s was not saved: %s", session.id, error
+            )
             return
         self.hub.publish_new("session.ended", lambda: session_json(session, transcript=False), session)
 

@@ -21,6 +21,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupExce
 from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 
 from mailtrap_lite import ids
+from mailtrap_lite.errors import StoreUnavailable
 from mailtrap_lite.faults import FaultEngine, Stage
 from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo, utcnow
 from mailtrap_lite.smtp import replies
@@ -422,8 +423,11 @@ class CatcherSMTP(SMTP):
         self.record.transcript_truncated = self.transcript.truncated
         try:
             await self.host.deliver(Arrival(message_id, raw, model_envelope, self.record))
-        except Exception:
-            log.exception("could not store a message from %s", self.record.peer)
+        except Exception as error:
+            if isinstance(error, StoreUnavailable):  # the store logged the outage once, when it began
+                log.debug("could not store a message from %s: %s", self.record.peer, error)
+            else:
+                log.exception("could not store a message from %s", self.record.peer)
             self.host.message_rejected("store failed")
             return replies.STORE_FAILED
         return accepted

@@ -32,7 +32,7 @@ from mailtrap_lite.store.sqlite_writer import WriterProcess
 READERS = 3
 # Deletions run in slices this big, each its own writer job, so that messages arriving meanwhile are
 # committed between slices instead of waiting for a long purge.
-DELETE_SLICE = 500
+DELETE_SLICE = 250
 
 
 class SQLiteStore:
@@ -205,10 +205,9 @@ class SQLiteStore:
         return deleted
 
     async def delete_matching(self, query: Query | None) -> list[str]:
-        if not query:
-            cleared: list[str] = await self._write_side().run("clear")
-            return cleared
-        where, params = where_clause(query)
+        # Everything, too, goes in slices: one transaction deleting 100,000 messages held arriving mail
+        # for seconds.
+        where, params = where_clause(query) if query else ("1", [])
 
         def matching(db: sqlite3.Connection) -> list[tuple[int, str]]:
             sql = f"SELECT seq, id FROM messages WHERE {where} ORDER BY seq DESC"
@@ -275,7 +274,7 @@ class SQLiteStore:
             return tuple(int(value) for value in row)
 
         messages, unread, sessions, size, unindexed = await self._read_side().run(read)
-        writable = self._writer is not None and self._writer.running
+        problem = "the database is not open" if self._writer is None else self._writer.problem
         return StoreStats(
             self.kind,
             messages,
@@ -284,7 +283,8 @@ class SQLiteStore:
             size,
             db_size=self._db_size(),
             unindexed=unindexed,
-            writable=writable,
+            writable=problem is None,
+            problem=problem,
         )
 
     def _db_size(self) -> int:

@@ -35,6 +35,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # milliseconds of work, the longest an arriving message can wait behind it.
 INDEX_SLICE_MESSAGES = 32
 INDEX_SLICE_BYTES = 256 * 1024
+# Free pages given back to the file system per idle transaction (of 4 KB: a few milliseconds of work).
+VACUUM_SLICE_PAGES = 256
+PROBE_BYTES = 64 * 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +84,24 @@ def index_slice(db: sqlite3.Connection) -> bool:
     )
     db.execute("UPDATE counters SET indexed = ?", (upto,))
     return upto != rows[-1][0] or len(rows) == INDEX_SLICE_MESSAGES
+
+
+def vacuum_slice(db: sqlite3.Connection) -> int:
+    """Give back up to VACUUM_SLICE_PAGES free pages (what deleted mail left) to the file system; returns
+    how many. The file shrinks at the next checkpoint."""
+    freeing = min(int(db.execute("PRAGMA freelist_count").fetchone()[0]), VACUUM_SLICE_PAGES)
+    # Each run of the statement frees one page: sqlite3 stops stepping a statement that returns no rows.
+    for _ in range(freeing):
+        db.execute("PRAGMA incremental_vacuum")
+    return freeing
+
+
+@job("probe")
+def probe(db: sqlite3.Connection) -> None:
+    """Write a row of PROBE_BYTES and remove it: after a write failed for want of space, this tells when
+    there is room again without waiting for the next message."""
+    db.execute("INSERT INTO raw (seq, data) VALUES (0, randomblob(?))", (PROBE_BYTES,))
+    db.execute("DELETE FROM raw WHERE seq = 0")
 
 
 @pickle_as_arguments  # it crosses to the writer process with every message
@@ -199,17 +220,6 @@ def _load_session(db: sqlite3.Connection, seq: int, data: str) -> Session:
         if row[0] not in known
     ]
     return dataclasses.replace(session, transcript=transcript, message_ids=session.message_ids + later)
-
-
-@job("clear")
-def _clear(db: sqlite3.Connection) -> list[str]:
-    """Delete every message, newest first; returns their ids."""
-    ids = [str(row[0]) for row in db.execute("SELECT id FROM messages ORDER BY seq DESC")]
-    db.execute("UPDATE counters SET clearing = 1")
-    db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
-    db.execute("DELETE FROM messages")
-    db.execute("UPDATE counters SET clearing = 0")
-    return ids
 
 
 @job("prune_sessions")

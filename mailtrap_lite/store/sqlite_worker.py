@@ -26,13 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailtrap_lite.errors import StoreError
+from mailtrap_lite.errors import StoreError, StoreUnavailable
 from mailtrap_lite.store.sqlite_db import connect, explain
-from mailtrap_lite.store.sqlite_jobs import JOBS, index_slice
+from mailtrap_lite.store.sqlite_jobs import JOBS, VACUUM_SLICE_PAGES, index_slice, vacuum_slice
 from mailtrap_lite.store.sqlite_schema import migrate
 from mailtrap_lite.store.sqlite_wire import Blob, frame, split_frames
 
 MAX_BATCH = 512
+# Once empty, the write-ahead log is cut back to this size: a large delete grows it to many megabytes.
+WAL_KEPT_BYTES = 4 * 1024 * 1024
+_INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 log = logging.getLogger("mailtrap_lite.store")
 
@@ -53,20 +56,22 @@ class _Worker:
         channel: socket.socket,
         blobs: socket.socket,
         db: sqlite3.Connection,
-        idle: Callable[[sqlite3.Connection], bool] | None,
+        index: bool,
     ) -> None:
         self._channel = channel
         self._blob_channel = blobs
         self._db = db
-        self._idle = idle
+        self._index = index  # catch up the full-text index when idle
+        self._given_back = 0  # pages freed since the last checkpoint
         self._buffer = bytearray()
         self._frames: list[bytes] = []
         self._admitted: list[_Admitted] = []
         self._transactions = 0
         self._parser: ThreadPoolExecutor | None = None
+        self._idle_failure: str | None = None
 
     def serve(self) -> None:
-        idle_work_left = self._idle is not None
+        idle_work_left = True
         while True:
             if not self._receive(wait=not idle_work_left):
                 return
@@ -76,7 +81,7 @@ class _Worker:
                 continue
             answers = self._commit()
             self._channel.sendall(b"".join(part for answer in answers for part in answer))
-            idle_work_left = self._idle is not None  # the batch may have made some
+            idle_work_left = True  # the batch may have made some
 
     def _receive(self, *, wait: bool) -> bool:
         """Read what has arrived (waiting for a whole frame when ``wait``); False at end of input."""
@@ -123,21 +128,31 @@ class _Worker:
         return bytes(blob)
 
     def _run_idle(self) -> bool:
-        assert self._idle is not None
         db = self._db
         # Background work is derived from committed data and redone if lost, so its commits skip the
         # fsync; the next acknowledged commit syncs the log, these pages included.
         db.execute("PRAGMA synchronous = NORMAL")
         try:
             db.execute("BEGIN IMMEDIATE")
-            more = self._idle(db)
+            more = self._index and index_slice(db)
+            if not more:
+                freed = vacuum_slice(db)
+                more, self._given_back = freed == VACUUM_SLICE_PAGES, self._given_back + freed
             db.execute("COMMIT")
+            self._idle_failure = None
+            if not more and self._given_back >= VACUUM_SLICE_PAGES:
+                # The file gets shorter only at a checkpoint, and a log of a few pages calls for none
+                # (pages freed by index merges alone are not worth one).
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._given_back = 0
             return more
         except sqlite3.Error as error:
             if db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-            log.warning("background database work failed (retried after the next write): %s", error)
+            if str(error) != self._idle_failure:  # once, not after every write while the disk is full
+                log.warning("background database work failed (retried after the next write): %s", error)
+                self._idle_failure = str(error)
             return False
         finally:
             db.execute("PRAGMA synchronous = FULL")
@@ -158,7 +173,7 @@ class _Worker:
                     outcomes.append((item.work(db, *item.arguments()), None))
                 except Exception as error:
                     db.execute("ROLLBACK TO job")
-                    outcomes.append((None, error))
+                    outcomes.append((None, _unavailable(error) or error))
                 db.execute("RELEASE job")
             db.execute("COMMIT")
             self._transactions += 1
@@ -167,7 +182,7 @@ class _Worker:
             if db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-            failure = StoreError(f"database write failed: {error}")
+            failure = _unavailable(error) or StoreError(f"database write failed: {error}")
             outcomes = [(None, failure)] * len(batch)
         return [self._reply(item.job, *outcome) for item, outcome in zip(batch, outcomes, strict=True)]
 
@@ -179,15 +194,31 @@ class _Worker:
             return frame((job, self._transactions, None, failure))
 
 
+def _unavailable(error: BaseException) -> StoreUnavailable | None:
+    """The failure as StoreUnavailable when the disk, not the job, is at fault: it is full or cannot be
+    written. The server then reports the store unwritable until a write succeeds again."""
+    if isinstance(error, sqlite3.Error) and error.sqlite_errorcode & 0xFF in (
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+    ):
+        return StoreUnavailable(f"cannot write the database: {error}")
+    return None
+
+
 def _open_for_writing(path: Path) -> sqlite3.Connection:
     writer = connect(path)
     try:
         # Migrating first checks whose file this is: a refused file is left exactly as it was.
         migrate(writer, path)
+        if writer.execute("PRAGMA auto_vacuum").fetchone()[0] != _INCREMENTAL:
+            # Lets deleted mail give its space back, a slice at a time; the file is rebuilt once for it.
+            writer.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
+            writer.execute("VACUUM")
         mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StoreError(f"cannot use WAL mode on {path} (got {mode!r})")
         writer.execute("PRAGMA synchronous = FULL")
+        writer.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
         # Prove now that we can write, rather than at the first message.
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("UPDATE counters SET one = 1")
@@ -217,7 +248,7 @@ def main(argv: list[str]) -> int:
         return 2
     channel.sendall(b"".join(frame(("started", None))))
     try:
-        _Worker(channel, blobs, db, None if "--no-index" in argv else index_slice).serve()
+        _Worker(channel, blobs, db, index="--no-index" not in argv).serve()
     except (BrokenPipeError, ConnectionResetError):  # the server is gone: what was committed stays
         pass
     finally:

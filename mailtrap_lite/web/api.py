@@ -153,6 +153,7 @@ async def stats_data(ctx: WebContext) -> dict[str, Any]:
         "db_size": stored.db_size,
         "unindexed": stored.unindexed,
         "writable": stored.writable,
+        "store_error": stored.problem,
         "uptime_seconds": round(time.time() - mail.started, 3),
         "received_total": mail.received,
         "received_bytes_total": mail.received_bytes,

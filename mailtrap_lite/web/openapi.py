@@ -61,6 +61,7 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 _ERROR = _json(_ref("Error"), "Error")
 _404 = {"404": _json(_ref("Error"), "No such message, part or session")}
 _400 = {"400": _json(_ref("Error"), "Bad parameter or query")}
+_503 = {"503": _json(_ref("Error"), "The store cannot write for now (disk full, writer restarting)")}
 
 _ADDRESS = {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": "string"}}}
 _ADDRESSES = {"type": "array", "items": _ADDRESS}
@@ -306,6 +307,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
                     }
                 ),
                 **_400,
+                **_503,
             },
         ),
     },
@@ -335,9 +337,9 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
         "patch": (
             "Mark read or unread, set tags",
             [_ID],
-            {"200": _json(_ref("MessageSummary")), **_400, **_404},
+            {"200": _json(_ref("MessageSummary")), **_400, **_404, **_503},
         ),
-        "delete": ("Delete one message", [_ID], {"204": {"description": "Deleted"}, **_404}),
+        "delete": ("Delete one message", [_ID], {"204": {"description": "Deleted"}, **_404, **_503}),
     },
     "/api/messages/{id}/raw": {
         "get": (
