@@ -3,9 +3,10 @@
     python3 benchmarks/clear_bench.py                    # 100,000 messages of ~1 KB
     python3 benchmarks/clear_bench.py --messages 20000
 
-The store is filled, then a client adds a message every 10 ms while ``delete_matching(None)`` (the UI's
-"delete all") runs and while the writer gives the space back afterwards. It prints how long the delete
-took, the slowest add during it and during the give-back, and the database's size before and after.
+The store is filled, then a client adds a message every 10 ms: for 5 s alone, then while
+``delete_matching(None)`` (the UI's "delete all") runs, and while the writer gives the space back
+afterwards. It prints how long the delete took, the slowest add in each phase, and the database's size
+before and after.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ async def main(messages: int, directory: Path) -> None:
     full = await size(store)
     loop = asyncio.get_running_loop()
 
+    quiet: asyncio.Future[None] = loop.create_future()
+    prober = asyncio.create_task(slowest_add(store, session, 20 * messages, quiet))
+    await asyncio.sleep(5)
+    quiet.set_result(None)
+    alone = await prober
+
     deleting: asyncio.Future[None] = loop.create_future()
     prober = asyncio.create_task(slowest_add(store, session, messages, deleting))
     started = time.perf_counter()
@@ -81,6 +88,7 @@ async def main(messages: int, directory: Path) -> None:
     during_give_back = await prober
     after = await size(store)
     await store.close()
+    print(f"slowest add with nothing else to do, over 5 s: {alone * 1000:.0f} ms")
     print(f"deleted {deleted} messages in {took * 1000:.0f} ms", end="; ")
     print(f"slowest add meanwhile {during_delete * 1000:.0f} ms")
     print(f"space given back in {gave_back:.1f} s; slowest add meanwhile {during_give_back * 1000:.0f} ms")
