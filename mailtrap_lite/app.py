@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from mailtrap_lite.config import Config, HostPort
-from mailtrap_lite.errors import MailtrapError
+from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.service import MailService
@@ -153,6 +153,8 @@ class MailServer:
             await asyncio.sleep(PRUNE_INTERVAL)
             try:
                 await self.service.prune()
+            except StoreUnavailable:
+                pass  # the store logged the outage when it began; pruning resumes with it
             except Exception:
                 log.exception("retention pruning failed")
 

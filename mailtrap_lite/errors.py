@@ -3,6 +3,8 @@
     MailtrapError
     ├── ConfigError        bad configuration: the CLI prints it as one line and exits 2
     ├── StoreError         the database cannot be opened or written: exit 2 at start-up, SMTP 451 later
+    │   └── StoreUnavailable  the store cannot write for now (disk full, writer restarting): SMTP 451,
+    │                         HTTP 503; it clears by itself when the cause is gone
     ├── NotFound           an unknown message, part or session id: HTTP 404
     └── BadRequest         bad HTTP input (limit, offset, body): HTTP 400
         └── QueryError     (mailtrap_lite.search) a malformed query: HTTP 400
@@ -20,6 +22,10 @@ class ConfigError(MailtrapError):
 
 
 class StoreError(MailtrapError):
+    pass
+
+
+class StoreUnavailable(StoreError):
     pass
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailtrap_lite import message as mime
-from mailtrap_lite.errors import NotFound, StoreError
+from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
@@ -51,6 +51,12 @@ class ServiceStats:
         return sum(self.rejected_by_reason.values())
 
 
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ready: bool
+    reason: str | None
+
+
 class MailService:
     def __init__(self, store: Store, hub: EventHub, retention: Retention) -> None:
         self.store = store
@@ -84,7 +90,10 @@ class MailService:
         try:
             await self.store.save_session(session)
         except StoreError as error:  # nobody waits on this: say so, and keep serving
-            log.warning("session %s was not saved: %s", session.id, error)
+            quiet = isinstance(error, StoreUnavailable)  # the store reported the outage once
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING, "session %s was not saved: %s", session.id, error
+            )
             return
         self.hub.publish_new("session.ended", lambda: session_json(session, transcript=False), session)
 
@@ -117,9 +126,10 @@ class MailService:
             loop_lag_ms=self.loop_lag.snapshot(),
         )
 
-    async def ready(self) -> bool:
-        """Whether new messages can be stored (a store that cannot write answers them 451)."""
-        return (await self.store.stats()).writable
+    async def ready(self) -> Readiness:
+        """Whether new messages can be stored, and why not (meanwhile they are answered 451)."""
+        stored = await self.store.stats()
+        return Readiness(stored.writable, None if stored.writable else stored.problem or "unknown")
 
     def subscribe(self, accept: Callable[[Event], bool]) -> Subscription:
         """Events from now on that ``accept`` takes; close the subscription when done."""

@@ -84,6 +84,7 @@ class Stats:
     db_size: int | None
     unindexed: int
     writable: bool
+    store_error: str | None
     uptime_seconds: float
     received_total: int
     received_bytes_total: int

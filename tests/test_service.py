@@ -172,6 +172,6 @@ def test_rejections_are_counted_by_reason_and_readiness_follows_the_store() -> N
         service.record_rejection("too big")
         stats = await service.stats()
         assert stats.rejected_by_reason == {"too big": 2, "fault": 1} and stats.rejected == 3
-        assert await service.ready()
+        assert (await service.ready()).ready
 
     run(scenario)

@@ -22,6 +22,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, TLSSetupExce
 from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 
 from mailtrap_lite import ids
+from mailtrap_lite.errors import StoreUnavailable
 from mailtrap_lite.faults import FaultEngine, Stage
 from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo
 from mailtrap_lite.session_log import SessionLog
@@ -443,8 +444,11 @@ class CatcherSMTP(SMTP):
             await self.host.deliver(arrival)
             self.record.delivered(message_id)
             return accepted
-        except Exception:
-            log.exception("could not store a message from %s", self.record.peer)
+        except Exception as error:
+            if isinstance(error, StoreUnavailable):  # the store logged the outage once, when it began
+                log.debug("could not store a message from %s: %s", self.record.peer, error)
+            else:
+                log.exception("could not store a message from %s", self.record.peer)
             self.host.message_rejected("store failed")
             return replies.STORE_FAILED
         finally:

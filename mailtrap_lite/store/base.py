@@ -39,6 +39,7 @@ class StoreStats:
     db_size: int | None = None
     unindexed: int = 0  # messages stored but not yet in the full-text index (searches still find them)
     writable: bool = True  # False when new messages cannot be stored (they are answered 451)
+    problem: str | None = None  # why not, while writable is False
 
 
 @dataclass(frozen=True, slots=True)

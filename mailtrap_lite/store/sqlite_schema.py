@@ -17,8 +17,9 @@ Tables (version 3):
 - ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
   and the transcript only grows, so each save appends the new lines instead of rewriting them all.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
-  flag is set while every message is deleted at once: the index is then emptied in one step instead of
-  un-indexing each message. ``indexed`` is the last ``seq`` the full-text index covers.
+  flag was set while every message was deleted in one transaction (the index was then emptied in one
+  step); that held arriving mail for seconds, and every delete now goes in slices, so it stays 0.
+  ``indexed`` is the last ``seq`` the full-text index covers.
 - ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches. It keeps
   no positions or columns (``detail = none``): that halves the cost of indexing a message, and a
   pre-filter only has to let every match through. Since version 3 it is filled after the commit that

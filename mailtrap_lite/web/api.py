@@ -132,6 +132,7 @@ async def stats_data(ctx: WebContext) -> wire.JSON:
             db_size=stored.db_size,
             unindexed=stored.unindexed,
             writable=stored.writable,
+            store_error=stored.problem,
             uptime_seconds=mail.uptime_seconds,
             received_total=mail.received,
             received_bytes_total=mail.received_bytes,

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mailtrap_lite.errors import BadRequest, NotFound
+from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
 from mailtrap_lite.web import api, faults_api, openapi, preview, ws
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
@@ -30,8 +30,11 @@ async def livez(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if not await context(request).service.ready():
-        return JSONResponse({"status": "not ready", "error": "the store cannot take messages"}, 503)
+    readiness = await context(request).service.ready()
+    if not readiness.ready:
+        return JSONResponse(
+            {"status": "not ready", "error": f"the store cannot take messages: {readiness.reason}"}, 503
+        )
     return JSONResponse({"status": "ready"})
 
 
@@ -49,6 +52,10 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 async def bad_request(request: Request, exc: Exception) -> Response:
     return error(400, str(exc))
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    return error(503, str(exc))
 
 
 async def websocket_only(request: Request) -> Response:
@@ -145,6 +152,7 @@ def create_app(ctx: WebContext) -> Starlette:
         exception_handlers={
             NotFound: not_found,
             BadRequest: bad_request,
+            StoreUnavailable: store_unavailable,
             HTTPException: http_error,
             Exception: server_error,
         },

@@ -24,6 +24,7 @@ _METRICS = (
     ("mailtrap_messages_unread", "gauge", "Stored messages not yet read.", "unread"),
     ("mailtrap_stored_bytes", "gauge", "Bytes of the stored messages.", "bytes"),
     ("mailtrap_database_bytes", "gauge", "Size of the SQLite database files.", "db_size"),
+    ("mailtrap_store_writable", "gauge", "1 when the store takes messages, 0 when they get 451.", "writable"),
     ("mailtrap_event_subscribers", "gauge", "Websocket and long-poll subscribers.", "subscribers"),
     ("mailtrap_uptime_seconds", "gauge", "Seconds since start.", "uptime_seconds"),
 )
@@ -36,7 +37,11 @@ async def metrics(request: Request) -> Response:
         value = data.get(key)
         if value is None:
             continue
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} {kind}",
+            f"{name} {int(value) if isinstance(value, bool) else value}",
+        ]
     name = "mailtrap_messages_rejected_by_reason_total"
     lines += [f"# HELP {name} DATA transfers answered with an error, by reason.", f"# TYPE {name} counter"]
     for reason, count in sorted(data["rejected_by_reason"].items()):

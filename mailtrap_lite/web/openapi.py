@@ -62,6 +62,7 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 _404 = {"404": _json(_ref("Error"), "No such message, part or session")}
 _400 = {"400": _json(_ref("Error"), "Bad parameter or query")}
+_503 = {"503": _json(_ref("Error"), "The store cannot write for now (disk full, writer restarting)")}
 
 SCHEMAS: dict[str, Any] = {
     **wire.SCHEMAS,
@@ -146,6 +147,7 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             {
                 "200": _json(_ref("Deleted")),
                 **_400,
+                **_503,
             },
         ),
     },
@@ -175,9 +177,9 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
         "patch": (
             "Mark read or unread, set tags",
             [_ID],
-            {"200": _json(_ref("MessageSummary")), **_400, **_404},
+            {"200": _json(_ref("MessageSummary")), **_400, **_404, **_503},
         ),
-        "delete": ("Delete one message", [_ID], {"204": {"description": "Deleted"}, **_404}),
+        "delete": ("Delete one message", [_ID], {"204": {"description": "Deleted"}, **_404, **_503}),
     },
     "/api/messages/{id}/raw": {
         "get": (

@@ -5,20 +5,14 @@ The imported tests run here a second time under this module's ``server_config``.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import Config
-from mailtrap_lite.store.sqlite import SQLiteStore
 from tests.conftest import free_config
-from tests.e2e.helpers import reply_of, simple_message
 from tests.e2e.test_bad_input import test_corpus_messages_are_listed_viewable_and_byte_identical
 from tests.e2e.test_capture import (
     test_every_rcpt_reply_and_bcc,
@@ -85,24 +79,3 @@ def test_search_goes_through_the_full_text_index(smtp_address: tuple[str, int], 
     deleted = api.delete("/api/messages", params={"q": "weekly -to:charlie"}).json()
     assert deleted["deleted"] == 2
     assert [m["subject"] for m in api.get("/api/messages").json()["messages"]] == ["Report charlie weekly"]
-
-
-def test_a_dead_writer_process_means_451_not_a_dead_server(
-    server: MailServer, smtp_address: tuple[str, int], api: httpx.Client
-) -> None:
-    """The database writer runs in a child process; if it dies, mail is refused with 451 (the client
-    retries later) and readiness fails, while what is stored stays readable."""
-    deliver(smtp_address, "before")
-    store = server.store
-    assert isinstance(store, SQLiteStore) and store._writer is not None and store._writer.pid is not None
-    os.kill(store._writer.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while api.get("/readyz").status_code == 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    ready = api.get("/readyz")
-    assert ready.status_code == 503 and "cannot take messages" in ready.json()["error"]
-    code, text = reply_of(smtp_address, simple_message(subject="after").as_bytes())
-    assert (code, text[:5]) == (451, b"4.3.0")
-    assert [m["subject"] for m in api.get("/api/messages").json()["messages"]] == ["before"]
-    assert api.get("/api/stats").json()["writable"] is False

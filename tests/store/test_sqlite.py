@@ -19,7 +19,7 @@ from mailtrap_lite.store import Retention, Store
 from mailtrap_lite.store.codec import encode
 from mailtrap_lite.store.sqlite import SQLiteStore
 from mailtrap_lite.store.sqlite_schema import APPLICATION_ID, SCHEMA_VERSION
-from mailtrap_lite.store.sqlite_writer import BLOB_BYTES
+from mailtrap_lite.store.sqlite_wire import BLOB_BYTES
 from tests.store.helpers import new_message, new_session, run
 from tests.test_search import q
 
