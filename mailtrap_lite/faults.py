@@ -8,7 +8,8 @@ A rule names a stage, an optional glob on that stage's argument, and what happen
 - ``delay``: nothing is injected but time; the command then goes on as usual.
 
 ``delay_ms`` applies to every action, so ``reply`` with a delay is a slow rejection. Rules are tried in
-the order they were added; the first one that matches and has firings left fires, once per command.
+the order they were added; the first one that matches and has firings left fires, once per command. At
+most ``MAX_RULES`` rules are in force at once: every command of every session tries its stage's rules.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ Action = Literal["reply", "disconnect", "delay"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
+MAX_RULES = 100
 MAX_DELAY_MS = 3_600_000
 MAX_TIMES = 1_000_000
 MAX_MATCH_CHARS = 320  # RFC 5321 §4.5.3.1.3: a path is at most 256 octets; leave room for a glob
@@ -118,6 +120,7 @@ class FaultEngine:
 
     def __init__(self) -> None:
         self._entries: list[_Entry] = []
+        self._by_stage: dict[str, list[_Entry]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -153,6 +156,8 @@ class FaultEngine:
             raise BadRequest(f"action {action} sends no reply: code, message and enhanced are not allowed")
         match = _check_match(match)
         with self._lock:
+            if len(self._entries) >= MAX_RULES:
+                raise BadRequest(f"too many fault rules: at most {MAX_RULES} at once; delete some first")
             rule = FaultRule(
                 id=f"f{next(self._ids)}",
                 stage=stage,
@@ -165,6 +170,7 @@ class FaultEngine:
                 action=action,
             )
             self._entries.append(_Entry(rule, times))
+            self._index()
         return rule
 
     def remove(self, rule_id: str) -> bool:
@@ -172,11 +178,20 @@ class FaultEngine:
             kept = [entry for entry in self._entries if entry.rule.id != rule_id]
             removed = len(kept) < len(self._entries)
             self._entries = kept
+            self._index()
         return removed
 
     def clear(self) -> None:
         with self._lock:
             self._entries = []
+            self._index()
+
+    def _index(self) -> None:
+        """Group the rules by stage, in order, so a command tries only its own stage's rules."""
+        by_stage: dict[str, list[_Entry]] = {}
+        for entry in self._entries:
+            by_stage.setdefault(entry.rule.stage, []).append(entry)
+        self._by_stage = by_stage
 
     def rules(self) -> list[FaultRule]:
         with self._lock:
@@ -189,11 +204,9 @@ class FaultEngine:
     def fire(self, stage: str, *arguments: str) -> Firing | None:
         """The first rule for this stage that matches any argument and has firings left; counts it."""
         with self._lock:
-            if not self._entries:
-                return None
-            for entry in self._entries:
+            for entry in self._by_stage.get(stage, ()):
                 rule = entry.rule
-                if rule.stage != stage or entry.remaining == 0:
+                if entry.remaining == 0:
                     continue
                 if rule.match is not None and not any(_matches(rule.match, arg) for arg in arguments):
                     continue

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mailtrap_lite.message import parse_email, parse_full, part_content, scan_raw, summarize
+from mailtrap_lite.mime_tree import MAX_DEPTH, MAX_PARTS
 from mailtrap_lite.model import (
     Address,
     Envelope,
@@ -817,8 +818,8 @@ def test_deep_nesting_is_cut_off() -> None:
     result = full(nested(100))
     deepest = max(len(part.part_id.split(".")) for part in walk(result.parts))
 
-    assert deepest <= 65
-    assert any("nested over 64" in message for message in messages(result.warnings, "parse-defect"))
+    assert deepest == MAX_DEPTH
+    assert any(f"nested over {MAX_DEPTH}" in message for message in messages(result.warnings, "mime-limit"))
 
 
 def test_absurd_nesting_falls_back_to_one_part() -> None:

@@ -27,7 +27,10 @@ PING_INTERVAL = 20.0
 CLOSE_TIMEOUT = 2.0
 # RFC 6455 §7.4.1 1008 "policy violation"; 1013 "try again later" (IANA registry) for a client too slow.
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
 MAX_CLIENT_FRAME = 64 * 1024
+# Every new message is matched against each subscriber's query (at most MAX_QUERY_TERMS terms) on the loop.
+MAX_SUBSCRIBERS = 64
 
 _Gone = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 
@@ -147,8 +150,14 @@ async def events_socket(websocket: WebSocket) -> None:
             JSONResponse({"error": "cross-origin websocket refused"}, status_code=403)
         )
         return
+    hub = context(websocket).service.hub
+    if hub.subscriber_count >= MAX_SUBSCRIBERS:
+        await websocket.accept()
+        with contextlib.suppress(*_Gone):
+            await websocket.close(POLICY_VIOLATION, f"too many event subscribers: at most {MAX_SUBSCRIBERS}")
+        return
     current = Filter()
-    with context(websocket).service.hub.subscribe(current.accept) as subscription:
+    with hub.subscribe(current.accept) as subscription:
         # Subscribed before the handshake completes: nothing published after connect() returns is missed.
         await websocket.accept()
         await _Connection(websocket, subscription, current).run()

@@ -71,7 +71,7 @@ def test_huge_line_is_shortened() -> None:
     recorder = TranscriptRecorder()
     recorder.client(b"X" * 10000 + b"\r\n")
     assert len(recorder.lines[0].line) < 2100
-    assert recorder.lines[0].line.endswith("<10000 chars>")
+    assert recorder.lines[0].line.endswith("<10000 bytes>")
 
 
 def test_multiline_reply_is_one_line_each() -> None:
@@ -82,9 +82,10 @@ def test_multiline_reply_is_one_line_each() -> None:
 
 def test_end_data_returns_to_commands() -> None:
     recorder = TranscriptRecorder()
+    recorder.client(b"DATA\r\n")
     recorder.server("354 go ahead")
     recorder.client(b"x\n.\n")
-    assert recorder.data_tail_endswith((b"\n.\n",))
+    assert recorder.bare_lf_end_then_silence(0)
     recorder.end_data()
     recorder.client(b"QUIT\r\n")
     assert lines(recorder)[-2:] == [("C", "<DATA 4 bytes>"), ("C", "QUIT")]
