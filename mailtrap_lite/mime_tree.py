@@ -10,8 +10,8 @@ A part is *inline* when it has a Content-ID and sits in a ``multipart/related`` 
 belong to that message: they are in the tree, but neither bodies, attachments nor inline parts of this one.
 
 Limits: the tree is walked ``MAX_DEPTH`` levels deep and ``MAX_PARTS`` parts wide at most, with a
-``mime-limit`` warning past either; the raw message is kept whole. A part whose inner parts are not walked
-holds their text as its own content, so serialising it (or any part around it) never walks them either.
+``mime-limit`` warning past either; the raw message is kept whole, and the parts not walked are still in
+the content of the part around them.
 """
 
 from __future__ import annotations
@@ -140,7 +140,6 @@ def walk(msg: EmailPart, warnings: Warnings) -> list[Node]:
             warnings.add(
                 "mime-limit", f"part {node.part_id}: nested over {MAX_DEPTH} deep; inner parts not shown"
             )
-            _collapse(node)
             continue
         embedded = node.embedded or node.is_message
         related = node.content_type == "multipart/related" or (node.in_related and not node.is_message)
@@ -192,9 +191,12 @@ def check_content_ids(nodes: list[Node], warnings: Warnings) -> None:
             warnings.add("duplicate-content-id", f"Content-ID <{cid}> is used by parts {', '.join(part_ids)}")
 
 
-def _collapse(node: Node) -> None:
-    """Make a part whose inner parts are not walked a leaf that holds them as text (with the same bytes)."""
-    node.part.set_payload(_body(serialize(node.part)).decode("ascii", "surrogateescape"))
+def make_leaf(node: Node) -> bytes:
+    """Make a container part a leaf whose text is its content, with the same bytes; returns them. Parts
+    around it then serialise it as text, without walking the parts inside it again."""
+    content = _body(serialize(node.part))
+    node.part.set_payload(content.decode("ascii", "surrogateescape"))
+    return content
 
 
 def _body(data: bytes) -> bytes:
