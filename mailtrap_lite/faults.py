@@ -18,7 +18,7 @@ import fnmatch
 import itertools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -104,6 +104,8 @@ class Firing:
 class _Entry:
     rule: FaultRule
     remaining: int | None
+    # The glob compiled once, as fnmatch.fnmatchcase would compile it on each call.
+    match: Callable[[str], re.Match[str] | None] | None
     fired: int = 0
 
 
@@ -169,7 +171,8 @@ class FaultEngine:
                 delay_ms=delay_ms,
                 action=action,
             )
-            self._entries.append(_Entry(rule, times))
+            matcher = None if match is None else re.compile(fnmatch.translate(match)).match
+            self._entries.append(_Entry(rule, times, matcher))
             self._index()
         return rule
 
@@ -204,11 +207,15 @@ class FaultEngine:
     def fire(self, stage: str, *arguments: str) -> Firing | None:
         """The first rule for this stage that matches any argument and has firings left; counts it."""
         with self._lock:
-            for entry in self._by_stage.get(stage, ()):
+            entries = self._by_stage.get(stage)
+            if not entries:
+                return None
+            addresses = [_address(argument) for argument in arguments]
+            for entry in entries:
                 rule = entry.rule
                 if entry.remaining == 0:
                     continue
-                if rule.match is not None and not any(_matches(rule.match, arg) for arg in arguments):
+                if entry.match is not None and not any(map(entry.match, addresses)):
                     continue
                 if entry.remaining is not None:
                     entry.remaining -= 1
@@ -238,11 +245,12 @@ def rule_arguments(data: Mapping[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def _matches(pattern: str, argument: str) -> bool:
+def _address(argument: str) -> str:
+    """An argument as globs see it: lowercased, without the angle brackets of a path."""
     address = argument.strip()
     if address.startswith("<") and address.endswith(">"):
         address = address[1:-1]
-    return fnmatch.fnmatchcase(address.lower(), pattern)
+    return address.lower()
 
 
 def _check_int(name: str, value: object, low: int, high: int, *, optional: bool = False) -> None:
