@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import re
 import secrets
@@ -32,6 +33,7 @@ log = logging.getLogger("mailtrap_lite.smtp")
 
 READ_CHUNK_LIMIT = 256 * 1024  # the stream reader's limit: the largest piece DATA is read in
 BARE_LF_GRACE = 1.0  # seconds of silence after a bare-LF "\n.\n" before it is answered
+BARE_LF_SCAN_LINES = 1000  # lines looked through for that end; past them the rest of the buffer is dropped
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # RFC 5321 §4.1.2 Path with a dot-atom local part and a plain domain, then nothing or " " and parameters.
 _PLAIN_PATH = re.compile(
@@ -404,7 +406,7 @@ class CatcherSMTP(SMTP):
         """Answer a DATA that ended with a bare LF, after discarding it through that end: what the client
         sent after the end (e.g. a pipelined QUIT) is read as commands again. ``tail`` holds the last
         bytes of this DATA read so far."""
-        while True:
+        for _ in range(BARE_LF_SCAN_LINES):
             try:
                 # Only what is buffered: a bare-LF end read already with an earlier piece is not there.
                 async with asyncio.timeout(BARE_LF_GRACE):
@@ -416,6 +418,11 @@ class CatcherSMTP(SMTP):
             if line in (b".\n", b".\r\n") and has_bare_lf_end(tail + line):
                 break
             tail = (tail + line[-2:])[-2:]
+        else:
+            # Too many lines to look through on the event loop: drop all that is buffered instead.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(BARE_LF_GRACE):
+                    await self._reader.read(1 << 30)
         self.transcript.end_data()
         self.host.message_rejected("bare LF end of data")
         if self.record is not None:

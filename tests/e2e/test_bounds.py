@@ -23,6 +23,7 @@ from mailtrap_lite.config import Config
 from mailtrap_lite.faults import MAX_RULES
 from mailtrap_lite.mime_tree import MAX_DEPTH
 from mailtrap_lite.search import MAX_QUERY_CHARS, MAX_QUERY_TERMS
+from mailtrap_lite.smtp.protocol import BARE_LF_SCAN_LINES
 from mailtrap_lite.web.ws import MAX_SUBSCRIBERS, POLICY_VIOLATION
 from tests.conftest import free_config
 from tests.e2e.helpers import reply_of, serving, session_of
@@ -234,3 +235,17 @@ def test_attachment_file_name_with_control_characters_downloads(
     assert 'filename="in__Set-Cookie: a=b__t_.pdf"' in disposition
     encoded = disposition.split("filename*=UTF-8''", 1)[1]
     assert unquote(encoded) == "in__Set-Cookie: a=b_été.pdf"
+
+
+def test_bare_lf_end_after_more_lines_than_are_scanned_is_still_answered(
+    smtp_address: tuple[str, int],
+) -> None:
+    body = b"Subject: many\n\n" + b"line\n" * (BARE_LF_SCAN_LINES * 2) + b".\n"
+    with socket.create_connection(smtp_address, timeout=30) as sock:
+        sock.recv(1024)
+        sock.sendall(b"HELO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        assert b"354 " in read_until(sock, b"354 ")
+        sock.sendall(body)
+        assert read_until(sock, b"\r\n").startswith(BARE_LF_REJECTED)
+        sock.sendall(b"QUIT\r\n")
+        assert BYE in read_until(sock, BYE)
