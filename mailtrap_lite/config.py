@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
-from mailtrap_lite.faults import STAGES
+from mailtrap_lite.faults import MAX_RULES, STAGES
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -347,4 +347,6 @@ def validate(config: Config) -> Config:
         if getattr(config, name) and not config.tls_enabled:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")
+    if len(config.fault) > MAX_RULES:
+        raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
     return config

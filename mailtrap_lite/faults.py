@@ -8,7 +8,8 @@ A rule names a stage, an optional glob on that stage's argument, and what happen
 - ``delay``: nothing is injected but time; the command then goes on as usual.
 
 ``delay_ms`` applies to every action, so ``reply`` with a delay is a slow rejection. Rules are tried in
-the order they were added; the first one that matches and has firings left fires, once per command.
+the order they were added; the first one that matches and has firings left fires, once per command. At
+most ``MAX_RULES`` rules are in force at once: every command of every session tries its stage's rules.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import fnmatch
 import itertools
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -28,6 +29,7 @@ Action = Literal["reply", "disconnect", "delay"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
+MAX_RULES = 100
 MAX_DELAY_MS = 3_600_000
 MAX_TIMES = 1_000_000
 MAX_MATCH_CHARS = 320  # RFC 5321 §4.5.3.1.3: a path is at most 256 octets; leave room for a glob
@@ -102,6 +104,8 @@ class Firing:
 class _Entry:
     rule: FaultRule
     remaining: int | None
+    # The glob compiled once, as fnmatch.fnmatchcase would compile it on each call.
+    match: Callable[[str], re.Match[str] | None] | None
     fired: int = 0
 
 
@@ -118,6 +122,7 @@ class FaultEngine:
 
     def __init__(self) -> None:
         self._entries: list[_Entry] = []
+        self._by_stage: dict[str, list[_Entry]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -153,6 +158,8 @@ class FaultEngine:
             raise BadRequest(f"action {action} sends no reply: code, message and enhanced are not allowed")
         match = _check_match(match)
         with self._lock:
+            if len(self._entries) >= MAX_RULES:
+                raise BadRequest(f"too many fault rules: at most {MAX_RULES} at once; delete some first")
             rule = FaultRule(
                 id=f"f{next(self._ids)}",
                 stage=stage,
@@ -164,7 +171,9 @@ class FaultEngine:
                 delay_ms=delay_ms,
                 action=action,
             )
-            self._entries.append(_Entry(rule, times))
+            matcher = None if match is None else re.compile(fnmatch.translate(match)).match
+            self._entries.append(_Entry(rule, times, matcher))
+            self._index()
         return rule
 
     def remove(self, rule_id: str) -> bool:
@@ -172,11 +181,20 @@ class FaultEngine:
             kept = [entry for entry in self._entries if entry.rule.id != rule_id]
             removed = len(kept) < len(self._entries)
             self._entries = kept
+            self._index()
         return removed
 
     def clear(self) -> None:
         with self._lock:
             self._entries = []
+            self._index()
+
+    def _index(self) -> None:
+        """Group the rules by stage, in order, so a command tries only its own stage's rules."""
+        by_stage: dict[str, list[_Entry]] = {}
+        for entry in self._entries:
+            by_stage.setdefault(entry.rule.stage, []).append(entry)
+        self._by_stage = by_stage
 
     def rules(self) -> list[FaultRule]:
         with self._lock:
@@ -189,13 +207,15 @@ class FaultEngine:
     def fire(self, stage: str, *arguments: str) -> Firing | None:
         """The first rule for this stage that matches any argument and has firings left; counts it."""
         with self._lock:
-            if not self._entries:
+            entries = self._by_stage.get(stage)
+            if not entries:
                 return None
-            for entry in self._entries:
+            addresses = [_address(argument) for argument in arguments]
+            for entry in entries:
                 rule = entry.rule
-                if rule.stage != stage or entry.remaining == 0:
+                if entry.remaining == 0:
                     continue
-                if rule.match is not None and not any(_matches(rule.match, arg) for arg in arguments):
+                if entry.match is not None and not any(map(entry.match, addresses)):
                     continue
                 if entry.remaining is not None:
                     entry.remaining -= 1
@@ -225,11 +245,12 @@ def rule_arguments(data: Mapping[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def _matches(pattern: str, argument: str) -> bool:
+def _address(argument: str) -> str:
+    """An argument as globs see it: lowercased, without the angle brackets of a path."""
     address = argument.strip()
     if address.startswith("<") and address.endswith(">"):
         address = address[1:-1]
-    return fnmatch.fnmatchcase(address.lower(), pattern)
+    return address.lower()
 
 
 def _check_int(name: str, value: object, low: int, high: int, *, optional: bool = False) -> None:

@@ -30,6 +30,7 @@ from mailtrap_lite.mime_tree import (
     check_content_ids,
     classify,
     collect_defects,
+    make_leaf,
     parse,
     payload,
     serialize,
@@ -309,13 +310,15 @@ def parse_full(summary: MessageSummary, raw: bytes) -> Message:
         for name, value in attempt(msg.items, list[tuple[str, str]](), "headers", warnings)
     )
     roles = classify(nodes)
-    sizes = {
-        node.part_id: len(payload(node, warnings))
-        for node in nodes
-        if node.is_message or not node.part.is_multipart()
-    }
     text = text_of(roles.text, warnings) if roles.text else None
     html = text_of(roles.html, warnings) if roles.html else None
+    sizes: dict[str, int] = {}
+    # Inner parts first: an embedded message is serialised once, not again inside each one around it.
+    for node in reversed(nodes):
+        if node.is_message and node.part.is_multipart():
+            sizes[node.part_id] = len(make_leaf(node))
+        elif node.is_message or not node.part.is_multipart():
+            sizes[node.part_id] = len(payload(node, warnings))
     collect_defects(nodes, failure, warnings)
     return Message(
         summary=summary,

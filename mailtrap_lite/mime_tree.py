@@ -8,6 +8,10 @@ A part is *inline* when it has a Content-ID and sits in a ``multipart/related`` 
 ``Content-Disposition: inline`` with a Content-ID); any other non-body part with a filename or
 ``Content-Disposition: attachment`` is an *attachment*. Parts inside an attached message
 belong to that message: they are in the tree, but neither bodies, attachments nor inline parts of this one.
+
+Limits: the tree is walked ``MAX_DEPTH`` levels deep and ``MAX_PARTS`` parts wide at most, with a
+``mime-limit`` warning past either; the raw message is kept whole, and the parts not walked are still in
+the content of the part around them.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from mailtrap_lite.mime_safe import (
     printable,
 )
 
-MAX_DEPTH = 64
+MAX_DEPTH = 32
+MAX_PARTS = 1000
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _CRLF = re.compile(r"\r\n?")
@@ -125,6 +130,7 @@ def walk(msg: EmailPart, warnings: Warnings) -> list[Node]:
     root = _make_node("0", msg, 0, False, False, warnings)
     order: list[Node] = []
     stack = [root]
+    made = 1
     while stack:
         node = stack.pop()
         order.append(node)
@@ -132,7 +138,7 @@ def walk(msg: EmailPart, warnings: Warnings) -> list[Node]:
             continue
         if node.depth >= MAX_DEPTH:
             warnings.add(
-                "parse-defect", f"part {node.part_id}: nested over {MAX_DEPTH} deep; inner parts skipped"
+                "mime-limit", f"part {node.part_id}: nested over {MAX_DEPTH} deep; inner parts not shown"
             )
             continue
         embedded = node.embedded or node.is_message
@@ -142,6 +148,14 @@ def walk(msg: EmailPart, warnings: Warnings) -> list[Node]:
         subparts = (
             [sub for sub in contents if isinstance(sub, EmailPart)] if isinstance(contents, list) else []
         )
+        if made + len(subparts) > MAX_PARTS:
+            warnings.add(
+                "mime-limit",
+                f"part {node.part_id}: over {MAX_PARTS} parts in the message; "
+                f"only {MAX_PARTS - made} of its {len(subparts)} parts shown",
+            )
+            subparts = subparts[: MAX_PARTS - made]
+        made += len(subparts)
         node.children = [
             _make_node(f"{prefix}{index}", sub, node.depth + 1, embedded, related, warnings)
             for index, sub in enumerate(subparts, 1)
@@ -177,14 +191,25 @@ def check_content_ids(nodes: list[Node], warnings: Warnings) -> None:
             warnings.add("duplicate-content-id", f"Content-ID <{cid}> is used by parts {', '.join(part_ids)}")
 
 
+def make_leaf(node: Node) -> bytes:
+    """Make a container part a leaf whose text is its content, with the same bytes; returns them. Parts
+    around it then serialise it as text, without walking the parts inside it again."""
+    content = _body(serialize(node.part))
+    node.part.set_payload(content.decode("ascii", "surrogateescape"))
+    return content
+
+
+def _body(data: bytes) -> bytes:
+    """A serialised part without its header."""
+    _head, sep, body = data.partition(b"\r\n\r\n")
+    return data[2:] if data.startswith(b"\r\n") else body if sep else b""
+
+
 def payload(node: Node, warnings: Warnings) -> bytes:
     """The decoded payload of a leaf; a message/* part's content is the embedded message."""
     if node.part.is_multipart():
         data = serialize(node.part)
-        if node.is_message:
-            _head, sep, body = data.partition(b"\r\n\r\n")
-            data = data[2:] if data.startswith(b"\r\n") else body if sep else b""
-        return data
+        return _body(data) if node.is_message else data
     try:
         decoded = node.part.get_payload(decode=True)
     except Exception as exc:

@@ -19,7 +19,9 @@ date-time (no offset means UTC) or an age ``30s 30m 2h 7d 1w`` (that long before
 ``before:D`` is received_at < D and ``after:D`` is received_at >= D, as in Gmail: ``after:2026-11-26``
 includes the whole of that day and ``after:D before:E`` is the half-open range [D, E).
 
-Errors raise ``QueryError`` naming the problem and its 0-based position in the text.
+Errors raise ``QueryError`` naming the problem and its 0-based position in the text. A query is at most
+``MAX_QUERY_CHARS`` characters and ``MAX_QUERY_TERMS`` terms: matching costs time on the event loop in
+proportion to both, and SQLite refuses a WHERE clause past its expression-depth limit.
 
 SQL. ``to_sql`` filters this table (a store may add columns, e.g. the summary JSON and the raw bytes);
 every text column holds the normalised text that ``sql_row_values`` computes, never NULL:
@@ -60,6 +62,8 @@ from mailtrap_lite.model import Address, MessageSummary
 
 __all__ = [
     "FIELDS",
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_TERMS",
     "SEARCH_COLUMNS_DDL",
     "Query",
     "QueryError",
@@ -72,6 +76,10 @@ __all__ = [
     "to_sql",
     "with_mailbox",
 ]
+
+
+MAX_QUERY_CHARS = 4096
+MAX_QUERY_TERMS = 64
 
 
 class QueryError(BadRequest, ValueError):
@@ -158,9 +166,15 @@ def parse_query(text: str | None, *, now: datetime | None = None) -> Query:
     """Parse ``q``; ``now`` anchors relative dates (``2h``) and defaults to the current time."""
     if text is None:
         return Query()
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query too long: {len(text)} characters (at most {MAX_QUERY_CHARS})")
     moment = _as_utc(now) if now is not None else datetime.now(UTC)
-    terms = tuple(_make_term(pos, negated, field, raw, moment) for pos, negated, field, raw in _tokens(text))
-    return Query(terms, text)
+    terms: list[Term] = []
+    for pos, negated, field, raw in _tokens(text):
+        if len(terms) == MAX_QUERY_TERMS:
+            raise QueryError(f"too many terms: the term at position {pos} is over {MAX_QUERY_TERMS}")
+        terms.append(_make_term(pos, negated, field, raw, moment))
+    return Query(tuple(terms), text)
 
 
 def _tokens(text: str) -> Iterator[tuple[int, bool, str | None, str]]:

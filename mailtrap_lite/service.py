@@ -122,7 +122,7 @@ class MailService:
             rejected_by_reason=dict(self.rejected),
             sessions_total=self.sessions_total,
             open_sessions=len(self.live_sessions),
-            subscribers=self.hub.subscriber_count,
+            subscribers=self.subscribers,
             loop_lag_ms=self.loop_lag.snapshot(),
         )
 
@@ -130,6 +130,11 @@ class MailService:
         """Whether new messages can be stored, and why not (meanwhile they are answered 451)."""
         stored = await self.store.stats()
         return Readiness(stored.writable, None if stored.writable else stored.problem or "unknown")
+
+    @property
+    def subscribers(self) -> int:
+        """Live-event subscriptions now open (websockets and waiters)."""
+        return self.hub.subscriber_count
 
     def subscribe(self, accept: Callable[[Event], bool]) -> Subscription:
         """Events from now on that ``accept`` takes; close the subscription when done."""

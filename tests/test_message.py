@@ -19,6 +19,7 @@ import pytest
 
 from mailtrap_lite import mime_safe
 from mailtrap_lite.message import parse_email, parse_full, part_content, scan_raw, summarize
+from mailtrap_lite.mime_tree import MAX_DEPTH, MAX_PARTS
 from mailtrap_lite.model import (
     Address,
     Envelope,
@@ -837,8 +838,8 @@ def test_deep_nesting_is_cut_off() -> None:
     result = full(nested(100))
     deepest = max(len(part.part_id.split(".")) for part in walk(result.parts))
 
-    assert deepest <= 65
-    assert any("nested over 64" in message for message in messages(result.warnings, "parse-defect"))
+    assert deepest == MAX_DEPTH
+    assert any(f"nested over {MAX_DEPTH}" in message for message in messages(result.warnings, "mime-limit"))
 
 
 def test_absurd_nesting_falls_back_to_one_part() -> None:
@@ -1122,3 +1123,50 @@ def test_corpus_mislabelled_body_and_inline_images() -> None:
     view = full(corpus_file("mail_test_10.eml").read_bytes())
     assert len(view.inline) == 3 and all(a.content_type == "image/gif" for a in view.inline)
     assert [a.filename for a in view.attachments] == ["Move To Eight ZWEP6227F.pdf"]
+
+
+def many_parts(count: int) -> bytes:
+    lines = [b"Subject: wide", b"Content-Type: multipart/mixed; boundary=w", b""]
+    for index in range(count):
+        lines += [
+            b"--w",
+            b"Content-Type: text/csv",
+            b"Content-Disposition: attachment; filename=f%d.csv" % index,
+        ]
+        lines += [b"", b"%d" % index]
+    lines += [b"--w--", b""]
+    return b"\r\n".join(lines)
+
+
+def test_parts_past_the_part_limit_are_not_walked() -> None:
+    result = full(many_parts(MAX_PARTS + 100))
+
+    assert len(list(walk(result.parts))) == MAX_PARTS
+    assert len(result.attachments) == MAX_PARTS - 1  # the root is one of the parts
+    assert any(f"over {MAX_PARTS} parts" in message for message in messages(result.warnings, "mime-limit"))
+    assert "mime-limit" not in codes(full(many_parts(MAX_PARTS - 1)).warnings)
+
+
+def nested_messages(levels: int) -> bytes:
+    inner = b"Subject: core\r\n\r\nthe innermost text\r\n"
+    for level in range(levels):
+        inner = b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % level + inner
+    return b"Subject: outer\r\n" + inner
+
+
+def test_nested_messages_past_the_depth_limit_stay_in_the_deepest_part() -> None:
+    raw = nested_messages(200)
+    result = full(raw)
+
+    deepest = ".".join(["1"] * MAX_DEPTH)
+    assert max(part.part_id for part in walk(result.parts)) == deepest
+    assert any(f"nested over {MAX_DEPTH}" in message for message in messages(result.warnings, "mime-limit"))
+    content = part_content(raw, deepest)
+    assert content is not None
+    assert content[0] == "message/rfc822"
+    assert content[2].startswith(b"Subject: level %d\r\n" % (199 - MAX_DEPTH - 1))
+    assert content[2].endswith(b"the innermost text\r\n")
+    # The outermost embedded message still serialises everything inside it.
+    outer = part_content(raw, "1")
+    assert outer is not None and outer[2].endswith(b"the innermost text\r\n")
+    assert "mime-limit" not in codes(full(nested_messages(MAX_DEPTH - 1)).warnings)

@@ -11,6 +11,8 @@ import pytest
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.model import Address, Envelope, MessageSummary, MessageWarning, Recipient
 from mailtrap_lite.search import (
+    MAX_QUERY_CHARS,
+    MAX_QUERY_TERMS,
     SEARCH_COLUMNS_DDL,
     Query,
     QueryError,
@@ -583,3 +585,20 @@ def test_sql_and_matches_select_the_same_messages() -> None:
         sizes.add(len(from_python))
     # The corpus must exercise the queries: results of many different sizes, not all-or-nothing.
     assert len(sizes) >= 10
+
+
+def test_query_length_and_term_count_are_capped() -> None:
+    mixed = ["-word", "subject:x", '"a b"', "from:ann", "larger:1k", "after:2h", "has:attachment", "w"]
+    assert len(parse_query(" ".join(mixed * (MAX_QUERY_TERMS // len(mixed)))).terms) == MAX_QUERY_TERMS
+    # The largest query allowed (free words are the widest) is still a WHERE clause SQLite accepts.
+    database = sqlite3.connect(":memory:")
+    database.execute(f"CREATE TABLE messages ({SEARCH_COLUMNS_DDL})")
+    sql, params = to_sql(
+        with_mailbox(parse_query(" ".join(["word"] * MAX_QUERY_TERMS)), "default") or Query()
+    )
+    assert database.execute(f"SELECT count(*) FROM messages WHERE {sql}", params).fetchone() == (0,)
+    with pytest.raises(QueryError, match=f"over {MAX_QUERY_TERMS}"):
+        parse_query(" ".join(["word"] * (MAX_QUERY_TERMS + 1)))
+    with pytest.raises(QueryError, match=f"at most {MAX_QUERY_CHARS}"):
+        parse_query("x" * (MAX_QUERY_CHARS + 1))
+    assert parse_query("x" * MAX_QUERY_CHARS).terms[0].value == "x" * MAX_QUERY_CHARS

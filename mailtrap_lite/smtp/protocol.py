@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import re
 import secrets
@@ -29,13 +30,13 @@ from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import CramMD5, Credentials, Proof
 from mailtrap_lite.smtp.dotstuff import Unstuffer
-from mailtrap_lite.smtp.transcript import DATA_END, TranscriptRecorder
+from mailtrap_lite.smtp.transcript import DATA_END, TranscriptRecorder, has_bare_lf_end
 
 log = logging.getLogger("mailtrap_lite.smtp")
 
 READ_CHUNK_LIMIT = 256 * 1024  # the stream reader's limit: the largest piece DATA is read in
 BARE_LF_GRACE = 1.0  # seconds of silence after a bare-LF "\n.\n" before it is answered
-_BARE_LF_ENDINGS = (b"\n.\n", b"\n.\r\n", b"\r\n.\n")
+BARE_LF_SCAN_LINES = 1000  # lines looked through for that end; past them the rest of the buffer is dropped
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # RFC 5321 §4.1.2 Path with a dot-atom local part and a plain domain, then nothing or " " and parameters.
 _PLAIN_PATH = re.compile(
@@ -382,6 +383,7 @@ class CatcherSMTP(SMTP):
         unstuff = Unstuffer()
         size = 0
         too_big = False
+        tail = b"\r\n"  # the last bytes read: the CRLF that ended the DATA command at first
         limit = self.host.max_message_size
         while True:
             try:
@@ -396,12 +398,13 @@ class CatcherSMTP(SMTP):
                     self.record.error = "connection lost during DATA"
                 return None
             except TimeoutError:
-                if self.transcript.data_tail_endswith(_BARE_LF_ENDINGS):
-                    await self._reject_bare_lf_end()
+                if self.transcript.bare_lf_end_then_silence(BARE_LF_GRACE):
+                    await self._reject_bare_lf_end(tail)
                     return None
                 continue
             self._reset_timeout()
             size += len(piece)
+            tail = (tail + piece[-2:])[-2:]
             # The terminator's ".\r\n" is not content; its CRLF is (RFC 5321 §4.1.1.4).
             if not too_big and size - 3 > limit:
                 too_big = True
@@ -418,8 +421,27 @@ class CatcherSMTP(SMTP):
             return None
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    async def _reject_bare_lf_end(self) -> None:
-        await self._reader.read(1 << 30)  # discard what is buffered of this DATA
+    async def _reject_bare_lf_end(self, tail: bytes) -> None:
+        """Answer a DATA that ended with a bare LF, after discarding it through that end: what the client
+        sent after the end (e.g. a pipelined QUIT) is read as commands again. ``tail`` holds the last
+        bytes of this DATA read so far."""
+        for _ in range(BARE_LF_SCAN_LINES):
+            try:
+                # Only what is buffered: a bare-LF end read already with an earlier piece is not there.
+                async with asyncio.timeout(BARE_LF_GRACE):
+                    line = await self._reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError as overrun:
+                line = await self._reader.read(overrun.consumed)
+            except (TimeoutError, asyncio.IncompleteReadError):
+                break
+            if line in (b".\n", b".\r\n") and has_bare_lf_end(tail + line):
+                break
+            tail = (tail + line[-2:])[-2:]
+        else:
+            # Too many lines to look through on the event loop: drop all that is buffered instead.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(BARE_LF_GRACE):
+                    await self._reader.read(1 << 30)
         self.transcript.end_data()
         self.host.message_rejected("bare LF end of data")
         if self.record is not None:

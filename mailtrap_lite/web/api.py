@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -64,11 +66,30 @@ async def get_part(request: Request) -> Response:
     content_type, filename, payload = await service(request).part(
         request.path_params["id"], request.path_params["part_id"]
     )
-    name = (filename or f"part-{request.path_params['part_id']}").replace('"', "").replace("\\", "")
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-    headers = {"Content-Disposition": disposition, **UNTRUSTED_HEADERS}
-    return Response(payload, media_type=content_type, headers=headers)
+    name = filename or f"part-{request.path_params['part_id']}"
+    headers = {"Content-Disposition": attachment_disposition(name), **UNTRUSTED_HEADERS}
+    media_type = content_type if _MEDIA_TYPE.fullmatch(content_type) else "application/octet-stream"
+    return Response(payload, media_type=media_type, headers=headers)
+
+
+# RFC 6838 §4.2 restricted names, which is all a header value may safely carry here.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+MAX_FILENAME_CHARS = 255
+
+
+def attachment_disposition(name: str) -> str:
+    """A ``Content-Disposition: attachment`` value that is always a legal header, whatever the sender put in
+    the file name: control characters (CR, LF, NUL...) become ``_``, and the name is given as a plain
+    ASCII ``filename`` for old clients and exactly as UTF-8 in ``filename*`` (RFC 6266 §4.3, RFC 8187)."""
+    clean = "".join("_" if unicodedata.category(char) in _UNSAFE else char for char in name)
+    clean = clean.strip()[:MAX_FILENAME_CHARS] or "attachment"
+    ascii_name = "".join(char if " " <= char <= "~" and char not in '"\\' else "_" for char in clean)
+    encoded = quote(clean, safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
+
+
+# Control, format (bidi overrides), line/paragraph separators, unassigned and surrogate code points.
+_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Cs"})
 
 
 async def get_message_session(request: Request) -> Response:

@@ -10,8 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from mailtrap_lite import wire
-from mailtrap_lite.faults import MAX_DELAY_MS, MAX_MATCH_CHARS, MAX_MESSAGE_CHARS, MAX_TIMES, STAGES
+from mailtrap_lite.faults import (
+    MAX_DELAY_MS,
+    MAX_MATCH_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_RULES,
+    MAX_TIMES,
+    STAGES,
+)
+from mailtrap_lite.search import MAX_QUERY_CHARS, MAX_QUERY_TERMS
 from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_OFFSET, MAX_PAGE
+from mailtrap_lite.web.ws import MAX_CLIENT_FRAME, MAX_SUBSCRIBERS
 
 _ID = {
     "name": "id",
@@ -32,10 +41,11 @@ _PART_ID = {
 _Q = {
     "name": "q",
     "in": "query",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
     "description": 'A search query: words, "phrases", from: to: cc: subject: rcpt: mail-from: mailbox: '
     "has:attachment is:read is:unread before: after: larger: smaller: tag: warning:, "
-    "a leading - negates; terms are ANDed.",
+    f"a leading - negates; terms are ANDed. At most {MAX_QUERY_CHARS} characters and {MAX_QUERY_TERMS} "
+    "terms (else 400).",
 }
 _MAILBOX = {"name": "mailbox", "in": "query", "schema": {"type": "string"}}
 _LIMIT = {
@@ -204,7 +214,8 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
     },
     "/api/messages/{id}/parts/{part_id}": {
         "get": (
-            "One MIME part's decoded bytes, as a download",
+            "One MIME part's decoded bytes, as a download (Content-Disposition: attachment with the file "
+            "name's control characters replaced by _, as filename and as RFC 8187 filename*)",
             [_ID, _PART_ID],
             {"200": {"description": "OK", "content": {"application/octet-stream": {}}}, **_404},
         ),
@@ -240,9 +251,11 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             "and answers to the client: subscribed ({q}), error ({error}), pong. The client may send "
             '{"subscribe": "<query>"} to receive only the message.new events matching that query '
             '(null or "" for all), and {"type": "ping"}. A browser may connect only from this server\'s '
-            "own origin or a --trusted-origin (else the handshake is refused with 403). A client that falls "
-            "too far behind "
-            "is closed with code 1013 and a reason, never allowed to slow SMTP down.",
+            "own origin or a --trusted-origin (else the handshake is refused with 403). A client that "
+            "falls too far behind is closed with code 1013 and a reason, never allowed to slow SMTP "
+            f"down. At most {MAX_SUBSCRIBERS} subscribers at once: one more is closed with code 1008 "
+            "and a reason; a subscribe query has the limits of q (else an error frame), and a client "
+            f"frame is at most {MAX_CLIENT_FRAME // 1024} KiB.",
             [],
             {
                 "101": {"description": "Switching Protocols: the websocket is open"},
@@ -260,7 +273,10 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
         "post": (
             "Add a fault rule (JSON body: FaultRuleInput); answers the rule with its id",
             [],
-            {"201": _json(_ref("FaultRule"), "Created"), **_400},
+            {
+                "201": _json(_ref("FaultRule"), "Created"),
+                "400": _json(_ref("Error"), f"An invalid rule, or {MAX_RULES} rules in force already"),
+            },
         ),
         "delete": (
             "Remove every fault rule",

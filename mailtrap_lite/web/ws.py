@@ -24,7 +24,10 @@ PING_INTERVAL = 20.0
 CLOSE_TIMEOUT = 2.0
 # RFC 6455 §7.4.1 1008 "policy violation"; 1013 "try again later" (IANA registry) for a client too slow.
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
 MAX_CLIENT_FRAME = 64 * 1024
+# Every new message is matched against each subscriber's query (at most MAX_QUERY_TERMS terms) on the loop.
+MAX_SUBSCRIBERS = 64
 
 _Gone = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 
@@ -121,8 +124,14 @@ class _Connection:
 
 
 async def events_socket(websocket: WebSocket) -> None:
+    service = context(websocket).service
+    if service.subscribers >= MAX_SUBSCRIBERS:
+        await websocket.accept()
+        with contextlib.suppress(*_Gone):
+            await websocket.close(POLICY_VIOLATION, f"too many event subscribers: at most {MAX_SUBSCRIBERS}")
+        return
     current = Filter()
-    with context(websocket).service.subscribe(current.accept) as subscription:
+    with service.subscribe(current.accept) as subscription:
         # Subscribed before the handshake completes: nothing published after connect() returns is missed.
         await websocket.accept()
         await _Connection(websocket, subscription, current).run()

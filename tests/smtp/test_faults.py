@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from mailtrap_lite.errors import BadRequest
-from mailtrap_lite.faults import FAULT_MARK, FaultEngine, rule_arguments
+from mailtrap_lite.faults import FAULT_MARK, MAX_RULES, FaultEngine, rule_arguments
 
 
 def test_a_rule_gets_an_id_and_a_default_reply_per_code() -> None:
@@ -143,3 +143,20 @@ def test_firing_is_counted_exactly_under_concurrency() -> None:
     for thread in threads:
         thread.join()
     assert sum(fired) == 500
+
+
+def test_rules_are_capped_and_each_stage_fires_its_own_in_order() -> None:
+    engine = FaultEngine()
+    for index in range(MAX_RULES - 2):
+        engine.add("rcpt", 550, match=f"r{index}@x")
+    first = engine.add("data", 451, times=1)
+    second = engine.add("data", 554)
+    with pytest.raises(BadRequest, match=f"at most {MAX_RULES}"):
+        engine.add("data", 452)
+    assert [firing.rule.id for firing in (engine.fire("data"), engine.fire("data"))] == [first.id, second.id]
+    assert engine.fire("mail", "a@x") is None
+    assert engine.remove(second.id)
+    assert engine.fire("data") is None  # the first one has no firings left
+    assert engine.add("data", 452).stage == "data"  # room again after a removal
+    engine.clear()
+    assert engine.fire("rcpt", "r0@x") is None
