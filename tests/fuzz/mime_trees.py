@@ -22,7 +22,7 @@ _MULTI_TYPES = st.sampled_from(["mixed", "alternative", "related", "digest", "re
 _TEXT = st.text(max_size=40)
 _HEADER_BYTES = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
 _FILENAMES = st.sampled_from(
-    ["a.pdf", "", "\u00e9t\u00e9 \u2603.txt", "../../x", "=?utf-8?b?w6k=?=", "a\"b.txt", "x" * 300]
+    ["a.pdf", "", "\u00e9t\u00e9 \u2603.txt", "../../x", "=?utf-8?b?w6k=?=", 'a"b.txt', "x" * 300]
 )
 _BODY = st.binary(max_size=300) | _TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))
 
@@ -82,10 +82,12 @@ def _multipart(children: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
 
 def _embedded(children: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
     return st.tuples(children, _ENCODINGS).map(
-        lambda t: b"Content-Type: message/rfc822\r\n"
-        + (b"Content-Transfer-Encoding: " + t[1].encode() + b"\r\n" if t[1] else b"")
-        + b"\r\nSubject: inner\r\n"
-        + t[0]
+        lambda t: (
+            b"Content-Type: message/rfc822\r\n"
+            + (b"Content-Transfer-Encoding: " + t[1].encode() + b"\r\n" if t[1] else b"")
+            + b"\r\nSubject: inner\r\n"
+            + t[0]
+        )
     )
 
 
@@ -100,6 +102,10 @@ _ADDRESSES = st.sampled_from(
 )  # fmt: skip
 
 
+_DATES = st.sampled_from([b"Thu, 26 Nov 2026 10:00:00 +0000", b"yesterday", b""])
+_JUNK_HEADERS = _HEADER_BYTES.map(lambda b: b"X-" + b.replace(b":", b"") + b": v")
+
+
 @st.composite
 def messages(draw: st.DrawFn) -> bytes:
     """A whole message: top-level headers (some missing, some broken) over a random MIME body."""
@@ -108,9 +114,9 @@ def messages(draw: st.DrawFn) -> bytes:
         if draw(st.booleans()):
             head.append(name + b": " + draw(values))
     if draw(st.booleans()):
-        head.append(b"Date: " + draw(st.sampled_from([b"Thu, 26 Nov 2026 10:00:00 +0000", b"yesterday", b""])))
+        head.append(b"Date: " + draw(_DATES))
     head.append(b"MIME-Version: 1.0")
-    head.extend(draw(st.lists(_HEADER_BYTES.map(lambda b: b"X-" + b.replace(b":", b"") + b": v"), max_size=2)))
+    head.extend(draw(st.lists(_JUNK_HEADERS, max_size=2)))
     raw = b"\r\n".join(head) + b"\r\n" + draw(MIME_BODIES)
     if draw(st.booleans()):
         raw = raw.replace(b"\r\n", b"\n")

@@ -103,7 +103,9 @@ def corpus() -> list[bytes]:
 
 @examples(60)
 @given(st.data(), st.lists(_MUTATION, min_size=1, max_size=4))
-def test_mutated_corpus_mail(corpus: list[bytes], data: st.DataObject, mutations: list[tuple[str, float, bytes]]) -> None:
+def test_mutated_corpus_mail(
+    corpus: list[bytes], data: st.DataObject, mutations: list[tuple[str, float, bytes]]
+) -> None:
     original = data.draw(st.sampled_from(corpus))
     check(mutate(original, mutations))
 
@@ -124,5 +126,6 @@ def test_absurd_nesting(levels: list[str], closed: bool) -> None:
             raw += f'Content-Type: multipart/mixed; boundary="b{depth}"\r\n\r\n--b{depth}\r\n'.encode()
     raw += b"Content-Type: text/plain\r\n\r\nthe bottom\r\n"
     if closed:
-        raw += b"".join(f"--b{d}--\r\n".encode() for d in reversed(range(len(levels))) if levels[d] == "multipart")
+        closing = [d for d in reversed(range(len(levels))) if levels[d] == "multipart"]
+        raw += b"".join(f"--b{d}--\r\n".encode() for d in closing)
     check(raw)
