@@ -77,7 +77,7 @@ _LINES = (
     st.tuples(_VERBS, _ARGS, _REPEAT)
     .map(lambda t: (t[0] + t[1] * t[2]).replace(b"\r", b"").replace(b"\n", b""))
     # A bare HELO/EHLO is a known bug with its own test below (test_helo_without_a_name).
-    .filter(lambda line: line.upper() not in (b"HELO", b"EHLO"))
+    .filter(lambda line: line.upper().rstrip(b" ") not in (b"HELO", b"EHLO") or line.endswith(b"  "))
 )
 
 
@@ -177,7 +177,7 @@ def test_a_message_is_stored_as_sent(
     reason="bug: HELO/EHLO without an argument raises AttributeError in the protocol (arg is None) and "
     "is answered '500 Error: (AttributeError) ...' instead of '501 Syntax: HELO hostname'",
 )
-@pytest.mark.parametrize("verb", [b"HELO", b"EHLO"])
+@pytest.mark.parametrize("verb", [b"HELO", b"EHLO", b"helo ", b"EHLO "])
 def test_helo_without_a_name(smtp: tuple[str, int], verb: bytes) -> None:
     with Wire(smtp) as wire:
         assert wire.reply()[0] == 220
@@ -202,11 +202,15 @@ _SECRETS = st.text(
 )
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def _session_of(api: httpx.Client, helo: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:
         sessions = api.get("/api/sessions", params={"limit": 1000}).json()["sessions"]
-        found = [s for s in sessions if s["helo"] == helo and s["ended_at"]]
+        found: list[dict[str, Any]] = [s for s in sessions if s["helo"] == helo and s["ended_at"]]
         if found:
             return found[0]
         assert time.monotonic() < deadline, f"no ended session for {helo}"
@@ -220,7 +224,6 @@ def test_auth_secrets_stay_out_of_the_transcript(
 ) -> None:
     helo = f"auth{next(_names)}.fuzz.example"
     secret = "Zq" + password
-    b64 = lambda text: base64.b64encode(text.encode()).decode()  # noqa: E731
     plain = b64(f"\0{user}\0{secret}")
     with Wire(smtp) as wire:
         assert wire.reply()[0] == 220

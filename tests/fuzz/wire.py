@@ -9,7 +9,7 @@ from types import TracebackType
 # RFC 5321 §4.2: three digits, then a space (the last line) or a dash (more follow), then text.
 REPLY_LINE = re.compile(rb"[2-5][0-9]{2}([ -][^\r\n]*)?")
 # What aiosmtpd answers when a command handler raises: an exception escaped, never a documented reply.
-ESCAPED_EXCEPTION = re.compile(rb"^5\d\d[ -]Error: \(\w+\)")
+ESCAPED_EXCEPTION = re.compile(rb"5[0-9]{2}[ -](5\.[0-9]+\.[0-9]+ )?Error: \(\w+\)")
 TIMEOUT = 30.0  # generous: a reply that has not come by then never will
 
 
