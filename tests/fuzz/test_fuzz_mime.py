@@ -21,7 +21,7 @@ from tests.fuzz.mime_trees import messages
 # Every warning code the README documents, protocol and MIME.
 KNOWN_WARNINGS = frozenset(
     ["bare-lf", "bare-cr", "long-line", "8bit-without-8bitmime", "missing-date", "missing-message-id",
-     "bcc-header", "duplicate-content-id", "parse-defect", "header-error", "charset-unknown"]
+     "bcc-header", "duplicate-content-id", "parse-defect", "header-error", "charset-unknown", "mime-limit"]
 )  # fmt: skip
 ENVELOPE = Envelope("app@example.com", (), (Recipient("ann@example.com", 250, "2.1.5 Ok"),))
 

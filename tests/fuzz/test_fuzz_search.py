@@ -147,7 +147,9 @@ _TERM = st.tuples(
     st.one_of(_WORDS, _FIELD_TERM, _FIELD_TERM, _quoted(_WORDS), _UNICODE),
 ).map("".join)
 _TERMS = st.lists(_TERM, max_size=4).map(" ".join)
-QUERIES = st.one_of(_TERMS, _TERMS, _TERMS, _TERMS, st.text(max_size=400))
+_MANY_TERMS = st.tuples(_TERM, st.integers(1, 1500)).map(lambda t: " ".join([t[0] or "x"] * t[1]))
+_LONG_WORD = st.integers(1, 20_000).map(lambda n: "é" * n)
+QUERIES = st.one_of(_TERMS, _TERMS, _TERMS, _TERMS, st.text(max_size=400), _MANY_TERMS, _LONG_WORD)
 
 
 # ---- properties -----------------------------------------------------------------------------------------
