@@ -7,16 +7,19 @@ the connection is closed with a documented code; the server never fails, and a f
 from __future__ import annotations
 
 import json
+import smtplib
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from mailtrap_lite.app import MailServer
+from mailtrap_lite.search import QueryError, parse_query
 from tests.conftest import free_config
 from tests.fuzz.budget import examples
 from tests.fuzz.test_fuzz_search import QUERIES
@@ -24,17 +27,24 @@ from tests.fuzz.test_fuzz_search import QUERIES
 # RFC 6455 §7.4.1: normal, policy violation, message too big; 1013 "try again later" for a slow client.
 DOCUMENTED_CLOSE_CODES = {1000, 1008, 1009, 1013}
 ANSWERS = {"subscribed", "pong", "error"}
+FRAME_LIMIT = 64 * 1024  # characters in one client frame; a longer one is answered with an error
 EVENTS = {"message.new", "message.updated", "message.deleted", "messages.cleared", "session.ended", "ping"}
 
 
 @pytest.fixture(scope="module")
-def ws_url() -> Iterator[str]:
-    server = MailServer(free_config())
-    addresses = server.start()
+def server() -> Iterator[MailServer]:
+    mail_server = MailServer(free_config())
+    mail_server.start()
     try:
-        yield addresses.url.replace("http://", "ws://") + "/api/ws"
+        yield mail_server
     finally:
-        server.stop()
+        mail_server.stop()
+
+
+@pytest.fixture(scope="module")
+def ws_url(server: MailServer) -> str:
+    assert server.addresses is not None
+    return server.addresses.url.replace("http://", "ws://") + "/api/ws"
 
 
 def answer(client: ClientConnection) -> dict[str, Any]:
@@ -110,3 +120,41 @@ def test_random_frames(ws_url: str, frames: list[str | bytes]) -> None:
     with connect(ws_url, open_timeout=30) as fresh:
         fresh.send(json.dumps({"type": "ping"}))
         assert answer(fresh)["type"] == "pong"
+
+
+_MAIL = [
+    b"From: Shop <shop@example.com>\r\nTo: ann@example.com\r\nSubject: Your order #42\r\n\r\nThanks!\r\n",
+    b"From: news@junk.example\r\nSubject: =?utf-8?q?Caf=C3=A9?=\r\n\r\n50% off: order now\r\n",
+]
+
+
+@examples(30)
+@given(QUERIES, st.sampled_from(_MAIL))
+def test_a_subscription_filters_as_search_does(
+    server: MailServer, ws_url: str, text: str, raw: bytes
+) -> None:
+    """A subscriber gets message.new exactly when the API's search with the same query finds the message."""
+    assert server.addresses is not None
+    request = json.dumps({"subscribe": text})
+    try:
+        parse_query(text)
+        valid = len(request) <= FRAME_LIMIT
+    except QueryError:
+        valid = False
+    with connect(ws_url, open_timeout=30, close_timeout=5) as client:
+        client.send(request)
+        assert answer(client)["type"] == ("subscribed" if valid else "error")
+        if not valid:
+            return
+        smtp_address = server.addresses.smtp
+        with smtplib.SMTP(smtp_address.host, smtp_address.port, timeout=30) as smtp:
+            smtp.sendmail("app@example.com", ["ann@example.com"], raw)
+        announced = []
+        while (frame := json.loads(client.recv(timeout=30)))["type"] != "session.ended":
+            if frame["type"] == "message.new":
+                announced.append(frame["data"]["id"])
+        sent = frame["data"]["message_ids"]
+    with httpx.Client(base_url=server.addresses.url, timeout=30) as api:
+        found = api.get("/api/messages", params={"q": text, "limit": 1000}).json()["messages"]
+    assert announced == [m["id"] for m in found if m["id"] in sent]
+    event(f"announced: {bool(announced)}")  # --hypothesis-show-statistics: both outcomes should occur
