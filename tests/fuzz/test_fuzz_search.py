@@ -72,7 +72,6 @@ class Stores:
             session = Session(id="s1", peer="127.0.0.1:1", started_at=utcnow())
             stored = {}
             for number in range(9):
-                session.message_ids.append(f"m{number:04d}")
                 message = self.run(store.ingest(_arrival(number, session)))
                 stored[message.summary.id] = message
             self.run(store.update("m0002", read=True, tags=("Signup", "école")))
