@@ -313,7 +313,8 @@ class Soak:
                 next_all += all_every
                 next_query = max(next_query, wake + query_every)
             else:
-                params["q"] = f"subject:{rng.choice(loadgen.WORDS)}"
+                # A subject starts with its word and " #" ("order" alone is in every subject).
+                params["q"] = f'subject:"{rng.choice(loadgen.WORDS)} #"'
                 next_query += query_every
             try:
                 async with asyncio.timeout(OP_TIMEOUT):
