@@ -115,6 +115,10 @@ class Soak:
         self.counts = Counts()
         self.errors: collections.Counter[str] = collections.Counter()
         self.latencies: list[float] = []
+        self.deletions: list[dict[str, Any]] = []
+        # Held through each DELETE: the sampler waits for its answer, so that what a deletion removed and
+        # what the server then stores are counted in the same sample.
+        self.deleting = asyncio.Lock()
         self._index = 0
         self.templates = {size: loadgen.build_template(size) for size in ("1KB", "50KB", "1MB")}
 
@@ -317,10 +321,20 @@ class Soak:
                 params["q"] = f'subject:"{rng.choice(loadgen.WORDS)} #"'
                 next_query += query_every
             try:
-                async with asyncio.timeout(OP_TIMEOUT):
+                async with self.deleting, asyncio.timeout(OP_TIMEOUT):
+                    start = time.monotonic()
                     response = await self.api("DELETE", "/api/messages", **params)
-                if response is not None:
-                    self.counts.deleted += response.json()["deleted"]
+                    if response is not None:
+                        deleted = response.json()["deleted"]
+                        self.counts.deleted += deleted
+                        self.deletions.append(
+                            {
+                                "t": round(start - self.started, 1),
+                                "q": params.get("q", ""),
+                                "deleted": deleted,
+                                "ms": round((time.monotonic() - start) * 1000, 1),
+                            }
+                        )
             except (httpx.HTTPError, TimeoutError) as error:
                 self.failure("delete", error)
 
@@ -344,7 +358,15 @@ class Sampler:
     _cpu: float | None = None
     _at: float = field(default_factory=time.monotonic)
 
-    async def sample(self, t: float) -> dict[str, Any]:
+    async def sample(self, origin: float) -> dict[str, Any]:
+        """The server's state now, with ``t`` in seconds since ``origin``."""
+        if self.soak is None:
+            return await self._sample(origin)
+        async with self.soak.deleting:
+            return await self._sample(origin)
+
+    async def _sample(self, origin: float) -> dict[str, Any]:
+        t = time.monotonic() - origin
         stats = (await self.probe.get(f"{self.server.url}/api/stats")).json()
         rss = self.server.status("VmRSS")
         fds = self.server.open_fds()
@@ -399,7 +421,7 @@ async def soak(minutes: float, db: bool, sample_seconds: float, max_messages: in
     with Server("mailtrap-lite", db=db, max_messages=max_messages) as server:
         async with httpx.AsyncClient(timeout=OP_TIMEOUT) as probe:
             sampler = Sampler(server, probe)
-            results["baseline"] = await sampler.sample(0.0)
+            results["baseline"] = await sampler.sample(time.monotonic())
             async with httpx.AsyncClient(timeout=OP_TIMEOUT, limits=limits) as http:
                 load = Soak(server, seconds, http)
                 sampler.soak = load
@@ -408,7 +430,7 @@ async def soak(minutes: float, db: bool, sample_seconds: float, max_messages: in
                 samples = []
                 for k in range(1, max(1, math.floor(seconds / sample_seconds + 1e-9)) + 1):
                     await asyncio.sleep(max(0.0, load.started + k * sample_seconds - time.monotonic()))
-                    samples.append(await sampler.sample(time.monotonic() - load.started))
+                    samples.append(await sampler.sample(load.started))
                     print(_progress(samples[-1]), file=sys.stderr)
                 _, late = await asyncio.wait(tasks, timeout=OP_TIMEOUT)
                 for task in late:
@@ -419,12 +441,13 @@ async def soak(minutes: float, db: bool, sample_seconds: float, max_messages: in
                 results["client_cpu"] = (time.process_time() - cpu_before) / (time.monotonic() - load.started)
             stopped = time.monotonic()
             await asyncio.sleep(min(5.0, sample_seconds))
-            results["after"] = await sampler.sample(time.monotonic() - load.started)
+            results["after"] = await sampler.sample(load.started)
             results["after"]["since_stop"] = round(time.monotonic() - stopped, 1)
     results["samples"] = samples
     results["late_tasks"] = len(late)
     results["totals"] = asdict(load.counts)
     results["errors"] = dict(load.errors.most_common())
+    results["deletions"] = load.deletions
     results["verdicts"] = verdicts(samples, db)
     results["machine"] = machine()
     return results
@@ -560,6 +583,18 @@ def report(results: dict[str, Any], rows: int) -> str:
         f"({t['ws_failed']} websocket failures); {results['late_tasks']} client tasks still busy "
         f"{OP_TIMEOUT:g} s after the deadline.",
     ]
+    everything = [d for d in results["deletions"] if not d["q"]]
+    by_query = [d["ms"] for d in results["deletions"] if d["q"]]
+    if everything or by_query:
+        out += [
+            "",
+            "**Deletions through the API:** everything at "
+            + "; ".join(
+                f"{_clock(d['t'])}: {d['deleted']:,} messages in {d['ms']:,.0f} ms" for d in everything
+            )
+            + f". By subject, {len(by_query)} times: p50 {pct(by_query, 0.5):.0f} ms, max "
+            f"{max(by_query, default=0.0):.0f} ms.",
+        ]
     if results["errors"]:
         out += ["", "**What the clients saw go wrong or closed** (count: what):", ""]
         out += [f"- {count}: {what}" for what, count in results["errors"].items()]
