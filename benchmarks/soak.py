@@ -369,6 +369,8 @@ class Sampler:
         t = time.monotonic() - origin
         stats = (await self.probe.get(f"{self.server.url}/api/stats")).json()
         rss = self.server.status("VmRSS")
+        # Heap apart from mapped files (SQLite maps the database into each reading connection).
+        anon = self.server.status("RssAnon")
         fds = self.server.open_fds()
         threads = self.server.status("Threads")
         db, wal = self.server.db_bytes()
@@ -385,6 +387,7 @@ class Sampler:
                 {
                     "pid": pid,
                     "rss_mb": rss.get(pid, 0) / 1024,
+                    "rss_anon_mb": anon.get(pid, 0) / 1024,
                     "fds": fds.get(pid, 0),
                     "threads": threads.get(pid, 0),
                 }
