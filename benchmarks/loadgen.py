@@ -10,6 +10,8 @@ import asyncio
 import base64
 import os
 import random
+import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,8 +47,20 @@ WORDS = tuple(
 )
 
 
+SENDERS = 500
+
+
 class SMTPError(Exception):
     pass
+
+
+def varied(index: int) -> tuple[str, str]:
+    """Senders and subjects that make field and free-text search find some, not all."""
+    word = WORDS[index % len(WORDS)]
+    return (
+        f"user{index % SENDERS}@shop{index % 7}.example",
+        f"{word} #{index} for order {index * 7919 % 100_000}",
+    )
 
 
 def _text(size: int, rng: random.Random) -> str:
@@ -144,8 +158,8 @@ class Connection:
             raise SMTPError(f"expected {expected}, got {line!r}")
         return line.decode()
 
-    async def send(self, head: bytes, body: bytes) -> str:
-        """One transaction; returns the final reply's text (mailtrap-lite's carries the message id)."""
+    async def begin_data(self) -> None:
+        """MAIL, RCPT and DATA: what follows is the message."""
         write = self.writer.write
         write(b"MAIL FROM:<app@bench.example>\r\n")
         await self.reply(250)
@@ -153,6 +167,11 @@ class Connection:
         await self.reply(250)
         write(b"DATA\r\n")
         await self.reply(354)
+
+    async def send(self, head: bytes, body: bytes) -> str:
+        """One transaction; returns the final reply's text (mailtrap-lite's carries the message id)."""
+        await self.begin_data()
+        write = self.writer.write
         write(head)
         write(body)
         if len(body) > 65536:
@@ -166,6 +185,15 @@ class Connection:
         finally:
             self.writer.close()
             await self.writer.wait_closed()
+
+
+def vanish(writer: asyncio.StreamWriter, reset: bool) -> None:
+    """Drop a connection without a word: with ``reset`` an RST, otherwise a FIN (an RST all the same
+    when the kernel still holds unread bytes from the peer)."""
+    if reset:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def message_id_of(reply: str) -> str | None:

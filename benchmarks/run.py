@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -26,6 +24,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
+from measure import machine, pct
 from servers import Server
 
 
@@ -82,22 +81,6 @@ PLANS = {
         api_repeats=2,
     ),
 }
-
-SENDERS = 500
-
-
-def varied(index: int) -> tuple[str, str]:
-    """Senders and subjects that make field and free-text search find some, not all."""
-    word = loadgen.WORDS[index % len(loadgen.WORDS)]
-    return (
-        f"user{index % SENDERS}@shop{index % 7}.example",
-        f"{word} #{index} for order {index * 7919 % 100_000}",
-    )
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
 
 
 async def clear(server: Server, http: httpx.AsyncClient) -> None:
@@ -293,7 +276,7 @@ async def api_latency(plan: Plan, db: bool, http: httpx.AsyncClient) -> list[dic
                 template,
                 target - stored,
                 8,
-                subjects=lambda i, base=stored: varied(base + i),
+                subjects=lambda i, base=stored: loadgen.varied(base + i),
                 keep_ids=True,
             )
             ids += result.ids
@@ -320,7 +303,7 @@ def _api_calls(
         "open": lambda: http.get(f"{server.url}/api/messages/{rng.choice(ids)}"),
         "field search": lambda: http.get(
             f"{server.url}/api/messages",
-            params={"q": f"from:user{rng.randrange(SENDERS)}@", "limit": 50},
+            params={"q": f"from:user{rng.randrange(loadgen.SENDERS)}@", "limit": 50},
         ),
         "free-text search": lambda: http.get(
             f"{server.url}/api/messages", params={"q": rng.choice(loadgen.WORDS), "limit": 50}
@@ -329,24 +312,6 @@ def _api_calls(
 
 
 # --- report ---------------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    return {
-        "cpus": str(os.cpu_count()),
-        "cpu": model,
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
 
 
 def report(results: dict[str, Any]) -> str:

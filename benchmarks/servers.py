@@ -38,6 +38,8 @@ class Server:
 
     kind: str
     db: bool = False
+    # Retention: the default never prunes during a throughput run; the soak sets it low so pruning runs.
+    max_messages: int = 1_000_000
     smtp_port: int = field(default_factory=free_port)
     http_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -56,12 +58,12 @@ class Server:
                 "--http",
                 f"127.0.0.1:{self.http_port}",
                 "--max-messages",
-                "1000000",
+                str(self.max_messages),
                 "--quiet",
             ]
             if self.db:
                 self._tmp = tempfile.TemporaryDirectory(prefix="mailtrap-bench-")
-                command += ["--db", str(Path(self._tmp.name) / "bench.db")]
+                command += ["--db", str(self.db_path)]
         else:
             command = [sys.executable, str(HERE / "sink.py"), self.kind, str(self.smtp_port)]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -88,6 +90,23 @@ class Server:
         return f"http://127.0.0.1:{self.http_port}"
 
     @property
+    def db_path(self) -> Path | None:
+        return Path(self._tmp.name) / "bench.db" if self._tmp is not None else None
+
+    def db_bytes(self) -> tuple[int, int]:
+        """Sizes of the database file and its write-ahead log (0 for a file that does not exist)."""
+        path = self.db_path
+        if path is None:
+            return 0, 0
+        sizes = []
+        for candidate in (path, path.with_name(path.name + "-wal")):
+            try:
+                sizes.append(candidate.stat().st_size)
+            except FileNotFoundError:
+                sizes.append(0)
+        return sizes[0], sizes[1]
+
+    @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
@@ -107,18 +126,22 @@ class Server:
             total += int(fields[11]) + int(fields[12])
         return total / TICKS
 
-    def status_kb(self, key: str) -> int:
-        """A /proc status field (kB) summed over the server's processes."""
-        total = 0
+    def status(self, key: str) -> dict[int, int]:
+        """A numeric /proc status field (``VmRSS`` in kB, ``Threads``...) per server process."""
+        values = {}
         for pid in self.processes():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith(key + ":"):
-                    total += int(line.split()[1])
-        return total
+                    values[pid] = int(line.split()[1])
+        return values
 
     def peak_rss_mb(self) -> float:
         """Peak RSS of the server's processes, added up (an upper bound: their peaks may not coincide)."""
-        return self.status_kb("VmHWM") / 1024
+        return sum(self.status("VmHWM").values()) / 1024
+
+    def open_fds(self) -> dict[int, int]:
+        """Open file descriptors of each of the server's processes."""
+        return {pid: len(os.listdir(f"/proc/{pid}/fd")) for pid in self.processes()}
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
