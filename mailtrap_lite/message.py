@@ -300,6 +300,11 @@ def _attachment(node: Node, sizes: dict[str, int]) -> Attachment:
     return Attachment(node.part_id, node.filename, node.content_type, sizes[node.part_id], node.content_id)
 
 
+# The message/* types whose content is one embedded message: the generator writes these as plain text
+# once made leaves (message/delivery-status, a list of header blocks, it does not).
+_EMBEDDED_MESSAGES = frozenset({"message/rfc822", "message/global"})
+
+
 def parse_full(summary: MessageSummary, raw: bytes) -> Message:
     """The full view: decoded headers, bodies, the MIME tree, attachments and inline parts."""
     warnings = Warnings(summary.warnings)
@@ -315,7 +320,7 @@ def parse_full(summary: MessageSummary, raw: bytes) -> Message:
     sizes: dict[str, int] = {}
     # Inner parts first: an embedded message is serialised once, not again inside each one around it.
     for node in reversed(nodes):
-        if node.is_message and node.part.is_multipart():
+        if node.content_type in _EMBEDDED_MESSAGES and node.part.is_multipart():
             sizes[node.part_id] = len(make_leaf(node))
         elif node.is_message or not node.part.is_multipart():
             sizes[node.part_id] = len(payload(node, warnings))

@@ -195,7 +195,9 @@ def make_leaf(node: Node) -> bytes:
     """Make a container part a leaf whose text is its content, with the same bytes; returns them. Parts
     around it then serialise it as text, without walking the parts inside it again."""
     content = _body(serialize(node.part))
-    node.part.set_payload(content.decode("ascii", "surrogateescape"))
+    # The generator writes a message/* part's text payload as ASCII only: 8-bit content stays a tree.
+    if content.isascii():
+        node.part.set_payload(content.decode("ascii"))
     return content
 
 

@@ -45,9 +45,12 @@ _PLAIN_PATH = re.compile(
 )
 
 
-def _text(arg: str) -> str:
-    """A command argument as text. aiosmtpd decodes arguments with surrogateescape, and a lone surrogate
-    from bytes that are not UTF-8 can be neither stored in SQLite nor sent as JSON: make those U+FFFD."""
+def _text(arg: str | None) -> str:
+    """A command argument as text ("" for none). aiosmtpd decodes arguments with surrogateescape, and a
+    lone surrogate from bytes that are not UTF-8 can be neither stored in SQLite nor sent as JSON: make
+    those U+FFFD."""
+    if arg is None:
+        return ""
     if arg.isascii():
         return arg
     return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -268,10 +271,10 @@ class CatcherSMTP(SMTP):
         """Forget the envelope after DATA is answered (RFC 5321 §4.1.1.4), as aiosmtpd does."""
         self._set_post_data_state()  # type: ignore[no-untyped-call]
 
-    async def smtp_HELO(self, hostname: str) -> None:
+    async def smtp_HELO(self, hostname: str | None) -> None:
         await self._hello(_text(hostname), super().smtp_HELO)
 
-    async def smtp_EHLO(self, hostname: str) -> None:
+    async def smtp_EHLO(self, hostname: str | None) -> None:
         await self._hello(_text(hostname), super().smtp_EHLO)
 
     async def _hello(self, hostname: str, answer: Callable[[str], Awaitable[None]]) -> None:

@@ -49,7 +49,7 @@ def client_request(text: str, current: Filter) -> str:
     """Apply one client frame to the filter; returns the frame to answer with."""
     try:
         request = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return frame("error", {"error": "frames must be JSON objects"})
     if not isinstance(request, dict):
         return frame("error", {"error": "frames must be JSON objects"})

@@ -172,11 +172,6 @@ def test_a_message_is_stored_as_sent(
     assert summary.json()["size"] == len(message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: HELO/EHLO without an argument raises AttributeError in the protocol (arg is None) and "
-    "is answered '500 Error: (AttributeError) ...' instead of '501 Syntax: HELO hostname'",
-)
 @pytest.mark.parametrize("verb", [b"HELO", b"EHLO", b"helo ", b"EHLO "])
 def test_helo_without_a_name(smtp: tuple[str, int], verb: bytes) -> None:
     with Wire(smtp) as wire:

@@ -93,11 +93,6 @@ def check_answer(frame: dict[str, Any], sent: str | bytes) -> None:
         assert data == {"q": request["subscribe"] or ""}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a text frame of deeply nested JSON raises RecursionError in the websocket's request "
-    "parser (only ValueError is caught), and the connection is dropped without a close frame",
-)
 def test_deeply_nested_json_is_an_error_frame(ws_url: str) -> None:
     with connect(ws_url, open_timeout=30, close_timeout=5) as client:
         client.send("[" * 3000)
