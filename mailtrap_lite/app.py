@@ -143,7 +143,7 @@ class MailServer:
             raise StartupError(f"cannot listen for HTTP on {address}: {error.strerror}") from error
         # asyncio turns Nagle off only on sockets created with proto=IPPROTO_TCP, which create_server's are
         # not; accepted sockets inherit this. Without it every keep-alive response (uvicorn writes headers
-        # and body separately) and every second websocket frame waits ~40 ms for a delayed ACK.
+        # and body separately) and every second websocket frame waits for a delayed ACK.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         return sock

@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # While a thread parses a large message (the memory store's), the event loop must win the GIL back
-    # after each of its system calls, waiting up to this interval each time: 5 ms by default, which let
-    # one turn of the loop take 70 ms while 10 MB messages arrived (~15-40 ms at 0.5 ms). The process
+    # after each of its system calls, waiting up to this interval each time; the default let one turn of
+    # the loop last tens of milliseconds while 10 MB messages arrived (benchmarks/README.md). The process
     # is ours here; the pytest plugin's in-process server leaves the test process's setting alone.
     sys.setswitchinterval(LOOP_SWITCH_INTERVAL)
     try:

@@ -63,8 +63,8 @@ def job(name: str, *, prepare: Prepare | None = None) -> Callable[[F], F]:
 def index_slice(db: sqlite3.Connection) -> bool:
     """Add the next few messages to the full-text index; returns whether more wait.
 
-    Indexing is the costliest part of storing a small message (~270 µs of a ~600 µs write for 1 KB of
-    text): done in the transaction that acknowledges the message, it kept every client waiting on it.
+    Indexing is the costliest part of storing a small message (benchmarks/README.md): done in the
+    transaction that acknowledges the message, it kept every client waiting on it.
     It runs instead when the writer process has nothing else to do."""
     indexed = db.execute("SELECT indexed FROM counters").fetchone()[0]
     rows = db.execute(

@@ -7,7 +7,8 @@ once, when it has opened the database (``problem`` is None) or could not.
 
 A large ``bytes`` argument (a message of a megabyte) goes apart, on a second socket, straight from the
 server's copy of it: in a frame it was pickled, then copied again into the transport's buffer, and
-appending 10 MB to that buffer held the event loop for ~20 ms. ``Blob`` stands in the frame for it.
+appending 10 MB to that buffer held the event loop (benchmarks/README.md). ``Blob`` stands in the
+frame for it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Why a process and not a thread: every SQLite call releases the GIL and takes it back, about ten times per
 message. A writer thread therefore queued for the GIL behind the event loop ten times per message, and
-with 8 clients each waiting for its commit, those waits were most of the time a message took (~4 ms per
-batch of ~5 messages, for ~0.5 ms of SQLite work). The child has its own interpreter: SQLite runs on the
+with 8 clients each waiting for its commit, those waits were most of the time a message took
+(benchmarks/README.md). The child has its own interpreter: SQLite runs on the
 second core while the loop keeps the first, and the loop exchanges one frame each way per job
 (``sqlite_wire``) on a socket it already watches, so no thread ever waits for the loop.
 

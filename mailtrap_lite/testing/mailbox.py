@@ -97,7 +97,7 @@ class Mailbox:
         action: str | None = None,
         delay_ms: int | None = None,
     ) -> dict[str, Any]:
-        """Add a fault rule (DESIGN §5) — e.g. ``fault("rcpt", 550, match="bounce@*")`` or
+        """Add a fault rule — e.g. ``fault("rcpt", 550, match="bounce@*")`` or
         ``fault("data", 451, times=2)`` — that lasts until the end of the test. Returns the stored rule."""
         rule: dict[str, Any] = {"stage": stage, "code": code, "match": match, "times": times}
         rule.update(message=message, action=action, delay_ms=delay_ms)

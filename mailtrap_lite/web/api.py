@@ -1,4 +1,5 @@
-"""The JSON API routes of DESIGN §4: thin handlers that validate input and call the MailService."""
+"""The JSON API routes (described by /api/openapi.json): thin handlers that validate input and call the
+MailService."""
 
 from __future__ import annotations
 

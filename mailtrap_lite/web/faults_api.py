@@ -1,4 +1,4 @@
-"""``/api/faults``: list, add and remove fault rules (DESIGN §5) while the server runs."""
+"""``/api/faults``: list, add and remove fault rules while the server runs."""
 
 from __future__ import annotations
 

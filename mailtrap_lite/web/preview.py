@@ -1,4 +1,4 @@
-"""GET /api/messages/{id}/html: the HTML body for the UI's sandboxed preview frame (DESIGN §8)."""
+"""GET /api/messages/{id}/html: the HTML body for the UI's sandboxed preview frame."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""/api/ws: the hub's events as JSON frames ``{"type": ..., "data": ...}`` (DESIGN §4).
+"""/api/ws: the hub's events as JSON frames ``{"type": ..., "data": ...}``.
 
 Three tasks per connection: one sends events (and a ping when idle), one receives (so a client that
-leaves is noticed at once — DESIGN §8 — and so it can send ``{"subscribe": "<query>"}``), and one waits
+leaves is noticed at once, and so it can send ``{"subscribe": "<query>"}``), and one waits
 for the hub to drop the subscription because the client fell behind, which closes it with 1013.
 """
 
