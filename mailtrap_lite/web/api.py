@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mailtrap_lite.errors import BadRequest
@@ -21,6 +22,10 @@ UNTRUSTED_HEADERS = {
     "Content-Security-Policy": "sandbox; default-src 'none'",
     "Referrer-Policy": "no-referrer",
 }
+
+
+# Bytes are sent in slices so the transport buffers one slice per client instead of a copy of the whole.
+CHUNK_BYTES = 256 * 1024
 
 
 def service(request: Request) -> MailService:
@@ -76,7 +81,7 @@ async def get_message(request: Request) -> Response:
 async def get_raw(request: Request) -> Response:
     summary, raw = await service(request).raw(request.path_params["id"])
     headers = {"Content-Disposition": f'attachment; filename="{summary.id}.eml"', **UNTRUSTED_HEADERS}
-    return Response(raw, media_type="message/rfc822", headers=headers)
+    return bytes_response(raw, "message/rfc822", headers)
 
 
 async def get_part(request: Request) -> Response:
@@ -87,7 +92,17 @@ async def get_part(request: Request) -> Response:
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     headers = {"Content-Disposition": disposition, **UNTRUSTED_HEADERS}
-    return Response(payload, media_type=content_type, headers=headers)
+    return bytes_response(payload, content_type, headers)
+
+
+def bytes_response(data: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    async def chunks() -> AsyncIterator[memoryview]:
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK_BYTES):
+            yield view[start : start + CHUNK_BYTES]
+
+    headers = {"Content-Length": str(len(data)), **headers}
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
 
 async def get_message_session(request: Request) -> Response:
