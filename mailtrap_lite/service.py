@@ -73,7 +73,8 @@ class MailService:
         # Reads parse on one thread of their own, whatever the size: a small message with hundreds of
         # nested parts can take longer to parse than a large flat one. What they parsed is kept.
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-read")
-        self.read_cache: ReadCache[Message | PartContent] = ReadCache()
+        # Parsed messages, decoded parts and rendered HTML previews, by message id.
+        self.read_cache: ReadCache[object] = ReadCache()
 
     async def close(self) -> None:
         self.read_cache.clear()
@@ -207,7 +208,7 @@ class MailService:
     async def message(self, message_id: str) -> Message:
         summary = await self.summary(message_id)
 
-        async def load() -> tuple[Message | PartContent, int]:
+        async def load() -> tuple[object, int]:
             raw = await self._raw_of(summary, message_id)
             parsed = await asyncio.get_running_loop().run_in_executor(
                 self._reader, mime.parse_full, summary, raw
@@ -221,7 +222,7 @@ class MailService:
     async def part(self, message_id: str, part_id: str) -> PartContent:
         summary = await self.summary(message_id)
 
-        async def load() -> tuple[Message | PartContent, int]:
+        async def load() -> tuple[object, int]:
             raw = await self._raw_of(summary, message_id)
             found = await asyncio.get_running_loop().run_in_executor(
                 self._reader, mime.part_content, raw, part_id
