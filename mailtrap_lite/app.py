@@ -171,6 +171,7 @@ class MailServer:
             except TimeoutError:
                 self._uvicorn.force_exit = True
                 await self._web_task
+        await self.service.close()
         await self.store.close()
 
     async def serve(

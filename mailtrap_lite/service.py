@@ -8,30 +8,36 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
-from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import (
     Arrival,
     Message,
     MessageSummary,
     Page,
+    Part,
     Session,
     to_json,
 )
+from mailtrap_lite.read_cache import ReadCache
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.store.base import Retention, Store, StoreStats
 from mailtrap_lite.wire import session_json
 
 log = logging.getLogger("mailtrap_lite")
+
+PartContent = tuple[str, str | None, bytes]  # content type, file name, decoded bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,15 @@ class MailService:
         self.live_sessions: dict[str, SessionLog] = {}
         self._added_since_prune = 0
         self.loop_lag = LoopLag()
+        # Reads parse on one thread of their own, whatever the size: a small message with hundreds of
+        # nested parts can take longer to parse than a large flat one. What they parsed is kept.
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-read")
+        # Parsed messages, decoded parts and rendered HTML previews, by message id.
+        self.read_cache: ReadCache[object] = ReadCache()
+
+    async def close(self) -> None:
+        self.read_cache.clear()
+        await asyncio.get_running_loop().run_in_executor(None, self._reader.shutdown)
 
     # --- SMTP side ---------------------------------------------------------------------------------------
 
@@ -103,6 +118,7 @@ class MailService:
             return []
         self._added_since_prune = 0
         pruned = await self.store.prune(self.retention)
+        self.read_cache.invalidate(pruned)
         if pruned:
             self.hub.publish(Event("message.deleted", {"ids": pruned, "reason": "retention"}))
         return pruned
@@ -196,26 +212,41 @@ class MailService:
 
     async def raw(self, message_id: str) -> tuple[MessageSummary, bytes]:
         summary = await self.summary(message_id)
+        return summary, await self._raw_of(summary, message_id)
+
+    async def _raw_of(self, summary: MessageSummary, message_id: str) -> bytes:
         raw = await self.store.get_raw(summary.id)
         if raw is None:
             raise NotFound(f"no message {message_id!r}")
-        return summary, raw
+        return raw
 
     async def message(self, message_id: str) -> Message:
-        summary, raw = await self.raw(message_id)
-        if len(raw) > PARSE_OFF_LOOP_BYTES:
-            return await asyncio.to_thread(mime.parse_full, summary, raw)
-        return mime.parse_full(summary, raw)
+        summary = await self.summary(message_id)
 
-    async def part(self, message_id: str, part_id: str) -> tuple[str, str | None, bytes]:
-        _, raw = await self.raw(message_id)
-        if len(raw) > PARSE_OFF_LOOP_BYTES:
-            found = await asyncio.to_thread(mime.part_content, raw, part_id)
-        else:
-            found = mime.part_content(raw, part_id)
-        if found is None:
-            raise NotFound(f"no part {part_id!r} in message {message_id!r}")
-        return found
+        async def load() -> tuple[object, int]:
+            raw = await self._raw_of(summary, message_id)
+            parsed = await asyncio.get_running_loop().run_in_executor(
+                self._reader, mime.parse_full, summary, raw
+            )
+            return parsed, _message_bytes(parsed)
+
+        parsed = cast(Message, await self.read_cache.get(summary.id, None, load))
+        # Read flag and tags change after the parse: the summary is always the current one.
+        return dataclasses.replace(parsed, summary=summary)
+
+    async def part(self, message_id: str, part_id: str) -> PartContent:
+        summary = await self.summary(message_id)
+
+        async def load() -> tuple[object, int]:
+            raw = await self._raw_of(summary, message_id)
+            found = await asyncio.get_running_loop().run_in_executor(
+                self._reader, mime.part_content, raw, part_id
+            )
+            if found is None:
+                raise NotFound(f"no part {part_id!r} in message {message_id!r}")
+            return found, len(found[2])
+
+        return cast(PartContent, await self.read_cache.get(summary.id, part_id, load))
 
     async def session(self, session_id: str) -> Session:
         live = self.live_sessions.get(session_id)
@@ -247,14 +278,27 @@ class MailService:
 
     async def delete(self, message_id: str) -> None:
         resolved = await self.resolve_id(message_id)
-        if not await self.store.delete([resolved]):
+        deleted = await self.store.delete([resolved])
+        self.read_cache.invalidate(deleted)
+        if not deleted:
             raise NotFound(f"no message {message_id!r}")
         self.hub.publish(Event("message.deleted", {"ids": [resolved]}))
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         deleted = await self.store.delete_matching(query)
+        self.read_cache.invalidate(deleted)
         if not query:
             self.hub.publish(Event("messages.cleared", {"ids": deleted}))
         elif deleted:
             self.hub.publish(Event("message.deleted", {"ids": deleted}))
         return deleted
+
+
+def _message_bytes(message: Message) -> int:
+    """Roughly what a parsed message holds in memory: its bodies, headers and MIME tree."""
+
+    def tree(part: Part) -> int:
+        return 256 + sum(tree(child) for child in part.children)
+
+    headers = sum(len(name) + len(value) for name, value in message.headers)
+    return len(message.text or "") + len(message.html or "") + headers + tree(message.parts)

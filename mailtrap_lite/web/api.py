@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mailtrap_lite import wire
@@ -23,6 +24,10 @@ UNTRUSTED_HEADERS = {
     "Content-Security-Policy": "sandbox; default-src 'none'",
     "Referrer-Policy": "no-referrer",
 }
+
+
+# Bytes are sent in slices so the transport buffers one slice per client instead of a copy of the whole.
+CHUNK_BYTES = 256 * 1024
 
 
 def service(request: Request) -> MailService:
@@ -60,7 +65,7 @@ async def get_message(request: Request) -> Response:
 async def get_raw(request: Request) -> Response:
     summary, raw = await service(request).raw(request.path_params["id"])
     headers = {"Content-Disposition": f'attachment; filename="{summary.id}.eml"', **UNTRUSTED_HEADERS}
-    return Response(raw, media_type="message/rfc822", headers=headers)
+    return bytes_response(raw, "message/rfc822", headers)
 
 
 async def get_part(request: Request) -> Response:
@@ -70,7 +75,17 @@ async def get_part(request: Request) -> Response:
     name = filename or f"part-{request.path_params['part_id']}"
     headers = {"Content-Disposition": attachment_disposition(name), **UNTRUSTED_HEADERS}
     media_type = content_type if _MEDIA_TYPE.fullmatch(content_type) else "application/octet-stream"
-    return Response(payload, media_type=media_type, headers=headers)
+    return bytes_response(payload, media_type, headers)
+
+
+def bytes_response(data: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    async def chunks() -> AsyncIterator[memoryview]:
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK_BYTES):
+            yield view[start : start + CHUNK_BYTES]
+
+    headers = {"Content-Length": str(len(data)), **headers}
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
 
 # RFC 6838 §4.2 restricted names, which is all a header value may safely carry here.

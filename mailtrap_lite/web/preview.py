@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,9 +12,6 @@ from starlette.routing import Route
 from mailtrap_lite import html_preview
 from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.web.context import context
-
-# html.parser handles a few MB per second: keep big bodies off the event loop that also serves SMTP.
-RENDER_OFF_LOOP_CHARS = 128 * 1024
 
 
 def _allow_remote(request: Request) -> bool:
@@ -25,7 +23,8 @@ def _allow_remote(request: Request) -> bool:
 
 async def get_html(request: Request) -> Response:
     allow_remote = _allow_remote(request)
-    message = await context(request).service.message(request.path_params["id"])
+    mail = context(request).service
+    message = await mail.message(request.path_params["id"])
     if message.html is None:
         raise NotFound(f"message {message.summary.id!r} has no HTML body")
     cids = html_preview.content_ids(message.parts)
@@ -36,7 +35,13 @@ async def get_html(request: Request) -> Response:
             message.html, message_id=message.summary.id, cids=cids, allow_remote=allow_remote
         )
 
-    preview = await asyncio.to_thread(render) if len(message.html) > RENDER_OFF_LOOP_CHARS else render()
+    async def load() -> tuple[object, int]:
+        # html.parser handles a few MB per second: render off the event loop that also serves SMTP, once.
+        rendered = await asyncio.to_thread(render)
+        return rendered, len(rendered.html)
+
+    what = ("html", allow_remote)
+    preview = cast(html_preview.Preview, await mail.read_cache.get(message.summary.id, what, load))
     headers = {
         "Content-Security-Policy": html_preview.content_security_policy(allow_remote=allow_remote),
         "X-Content-Type-Options": "nosniff",
