@@ -401,6 +401,11 @@ class CatcherSMTP(SMTP):
                     self.record.error = "connection lost during DATA"
                 return None
             except TimeoutError:
+                if not size and self.transcript.data_ended_empty():
+                    # The stream reader looks for CRLF.CRLF and never sees this end: take its ".CRLF".
+                    await self._reader.readexactly(3)
+                    self._reset_timeout()
+                    return b""
                 if self.transcript.bare_lf_end_then_silence(BARE_LF_GRACE):
                     await self._reject_bare_lf_end(tail)
                     return None

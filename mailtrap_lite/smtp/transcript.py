@@ -30,6 +30,7 @@ class TranscriptRecorder:
         self._pending_size = 0  # that line's length so far, dropped bytes included
         self._in_data = False
         self._data_bytes = 0
+        self._data_ended_empty = False
         self._data_tail = b""  # the last bytes of DATA seen, so a terminator split over chunks is found
         self._stream_tail = b""  # the last bytes received, so a bare-LF end split over chunks is found
         self._watch_bare_lf = False  # from a DATA command line until its data ends
@@ -59,6 +60,7 @@ class TranscriptRecorder:
         elif reply.startswith("354"):
             self._in_data = True
             self._data_bytes = 0
+            self._data_ended_empty = False
             self._data_tail = b"\r\n"  # the CRLF that ended DATA counts for a terminator at the very start
 
     def note(self, text: str, fault_id: str | None = None) -> None:
@@ -70,6 +72,11 @@ class TranscriptRecorder:
         ``LF.CRLF`` or ``CRLF.LF``; RFC 5321 §4.1.1.4 allows only ``CRLF.CRLF``) and then nothing more
         for ``seconds``. Commands it sent after that end (a pipelining client's QUIT) do not matter."""
         return self._in_data and self._bare_lf_end_seen and time.monotonic() - self._last_received >= seconds
+
+    def data_ended_empty(self) -> bool:
+        """Whether the last DATA was ended at once by ``.CRLF``: an empty message, whose terminator's CRLF
+        is the one that ended the DATA command (RFC 5321 §4.1.1.4)."""
+        return self._data_ended_empty
 
     def end_data(self) -> None:
         """The DATA reader gave up on this DATA (e.g. rejected it): what follows are commands again."""
@@ -104,6 +111,7 @@ class TranscriptRecorder:
 
     def _close_data(self) -> None:
         self._in_data = False
+        self._data_ended_empty = self._data_bytes == 0
         self._watch_bare_lf = self._bare_lf_end_seen = False
         self._add("C", f"<DATA {self._data_bytes} bytes>")
 

@@ -179,11 +179,6 @@ def test_helo_without_a_name(smtp: tuple[str, int], verb: bytes) -> None:
         assert wire.command(verb)[0] == 501
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DATA followed at once by '.' (an empty message, RFC 5321 §4.1.1.4) is never answered; "
-    "the DATA reader looks for CRLF.CRLF and does not count the CRLF that ended the DATA command",
-)
 def test_an_empty_message_is_answered(smtp: tuple[str, int]) -> None:
     with Wire(smtp, timeout=10) as wire:
         code, _text = deliver(wire, [b".\r\n"])
