@@ -20,23 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailtrap_lite.app import MailServer
-from tests.conftest import free_config
 from tests.fuzz.budget import examples
 from tests.fuzz.chunks import chunked
 from tests.fuzz.mime_trees import messages
 from tests.fuzz.wire import Closed, Wire
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MailServer]:
-    mail_server = MailServer(free_config())
-    mail_server.start()
-    try:
-        yield mail_server
-    finally:
-        mail_server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,6 @@ from websockets.sync.client import ClientConnection, connect
 
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.search import QueryError, parse_query
-from tests.conftest import free_config
 from tests.fuzz.budget import examples
 from tests.fuzz.test_fuzz_search import QUERIES
 
@@ -29,16 +27,6 @@ DOCUMENTED_CLOSE_CODES = {1000, 1008, 1009, 1013}
 ANSWERS = {"subscribed", "pong", "error"}
 FRAME_LIMIT = 64 * 1024  # characters in one client frame; a longer one is answered with an error
 EVENTS = {"message.new", "message.updated", "message.deleted", "messages.cleared", "session.ended", "ping"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MailServer]:
-    mail_server = MailServer(free_config())
-    mail_server.start()
-    try:
-        yield mail_server
-    finally:
-        mail_server.stop()
 
 
 @pytest.fixture(scope="module")
