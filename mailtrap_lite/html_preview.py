@@ -3,9 +3,10 @@ stylesheets neutralised and counted, and the Content-Security-Policy that actual
 
 The CSP (with the ``sandbox`` directive, and the ``<iframe sandbox>`` the UI embeds it in) is the real
 guard: it stops scripts and every remote fetch whatever this module misses. The rewriting exists so the UI
-can say how many remote items were held back, and so ``cid:`` images show up at all. Tags are found with
-``html.parser``, which tokenises like a browser far more faithfully than a regex; a tag that needs no
-change is copied byte for byte.
+can say how many remote items were held back, and so ``cid:`` images show up at all. Tags are found by a
+scanner that tokenises as ``html.parser`` does (quoted ``>``, comments, raw-text ``<script>``/``<style>``,
+unfinished constructs), in compiled patterns rather than Python per character; a tag that needs no change
+is copied byte for byte.
 """
 
 from __future__ import annotations
@@ -186,7 +187,14 @@ def _serialise(tag: str, attrs: list[tuple[str, str | None]], self_closing: bool
 # The tokeniser follows html.parser's grammar (tag names, tolerant attribute lists, where a start tag ends,
 # comments, declarations, raw-text <script>/<style>), but is driven by compiled patterns: text and tags
 # with nothing to rewrite are skipped over, never decoded.
-_MARKUP = re.compile(r"<[a-zA-Z/!?]")
+_MARKUP = re.compile(
+    r"""<(?!
+        /\s*[a-zA-Z][-.a-zA-Z0-9:_]*\s*>  # an end tag, unless it closes raw text, has no effect here
+        # A start tag without quotes ends at its first ">"; without "&", ":", "/", "\" nothing in it changes.
+      | (?!(?:head|html|style|script|meta)[\t\n\r\f >\x00])[a-zA-Z][^<>"'&:/\\]*>
+    )[a-zA-Z/!?]""",
+    re.I | re.X,
+)
 _START_TAG_END = re.compile(
     r"""<[a-zA-Z][^\t\n\r\f />\x00]*(?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*"""
     r"""(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|/(?!>))*)*)?\s*"""

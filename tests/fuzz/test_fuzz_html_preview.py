@@ -112,6 +112,17 @@ _FRAGMENTS += [
 _FRAGMENTS += ["<?xml version='1.0'?>", "<!x>", "</>", "</ style >", "</script>", "</style>", "</a b>", "<!"]
 _FRAGMENTS += ["@import 'https://x/s.css';", "url(https://x/y.png)", 'url( "cid:logo@x" )', "]>", "]"]
 
+# Unquoted start tags: the scanner skips those without quotes or URL characters in one pattern.
+_FRAGMENTS += ["<img src=cid:logo@x>", "<meta http-equiv=refresh content=0>", "<td background=https\t:x>"]
+_FRAGMENTS += [
+    "<p style=background:url(cid:logo@x)>",
+    "<IMG SRC=&#99;id:logo@x>",
+    "<td>",
+    "<style >",
+    "<script\n>",
+]
+_FRAGMENTS += ["<image href=\\\\x>", "<link rel=stylesheet href=//x>", "<head\x00>", "<html lang=en>"]
+
 
 @st.composite
 def _tags(draw: st.DrawFn) -> str:
