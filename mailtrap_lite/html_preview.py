@@ -216,6 +216,10 @@ _MAY_CHANGE = re.compile(
     r"&|c[\x00-\x20]*i[\x00-\x20]*d[\x00-\x20]*:|[ps][\x00-\x20]*:|[/\\][\x00-\x20]*[/\\]", re.I
 )
 _FULLY_READ_TAGS = frozenset(("head", "html", "style", "script", "meta"))
+# Elsewhere than on these tags, a remote URL only matters in a style or background attribute.
+_REMOTE_URL_TAGS = frozenset((*_IMAGE_ATTRIBUTES, *_SRCSET_TAGS, "link"))
+_CID_OR_REFERENCE = re.compile(r"&|c[\x00-\x20]*i[\x00-\x20]*d[\x00-\x20]*:", re.I)
+_CSS_OR_BACKGROUND = re.compile(r"style|background", re.I)
 _RAW_TEXT_END = {name: re.compile(rf"</\s*{name}\s*>", re.I) for name in ("script", "style")}
 _INCOMPLETE_TAG_NEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=/")
 
@@ -329,7 +333,13 @@ class _TagFinder:
         assert name is not None
         tag = name.group(1).lower()
         if tag not in _FULLY_READ_TAGS and (
-            _MAY_CHANGE.search(source, i, end) is None or _RELEVANT_NAME.search(source, i, end) is None
+            _MAY_CHANGE.search(source, i, end) is None
+            or _RELEVANT_NAME.search(source, i, end) is None
+            or (
+                tag not in _REMOTE_URL_TAGS
+                and _CID_OR_REFERENCE.search(source, i, end) is None
+                and _CSS_OR_BACKGROUND.search(source, i, end) is None
+            )
         ):
             return end, None  # tag or text, nothing in it changes
         k = name.end()
