@@ -191,9 +191,9 @@ _MARKUP = re.compile(
     r"""<(?!
         /\s*[a-zA-Z][-.a-zA-Z0-9:_]*\s*>  # an end tag, unless it closes raw text, has no effect here
         # A start tag without quotes ends at its first ">"; without "&", ":", "/", "\" nothing in it changes.
-      | (?!(?:head|html|style|script|meta)[\t\n\r\f >\x00])[a-zA-Z][^<>"'&:/\\]*>
-    )[a-zA-Z/!?]""",
-    re.I | re.X,
+      | (?!(?i:head|html|style|script|meta)[\t\n\r\f >\x00])[a-zA-Z][^<>"'&:/\\]*>
+    )[a-zA-Z/!?]""",  # ASCII letters only, as html.parser: no IGNORECASE, which would also take "K" (Kelvin)
+    re.X,
 )
 _START_TAG_END = re.compile(
     r"""<[a-zA-Z][^\t\n\r\f />\x00]*(?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*"""

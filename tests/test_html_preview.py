@@ -165,6 +165,7 @@ def test_unterminated_style_and_broken_markup_do_not_raise() -> None:
         "<![CDATA[",
         "<img src=cid:>",
         "\x00<b",
+        "<\u212a",  # KELVIN SIGN: a letter only case-insensitively
     ]:
         render(junk, message_id="m1", cids=CIDS)
 

@@ -121,7 +121,15 @@ _FRAGMENTS += [
     "<style >",
     "<script\n>",
 ]
-_FRAGMENTS += ["<image href=\\\\x>", "<link rel=stylesheet href=//x>", "<head\x00>", "<html lang=en>"]
+_FRAGMENTS += [
+    "<\u212a",
+    "<\u017ftyle>",
+    "</\u212a>",
+    "<image href=\\\\x>",
+    "<link rel=stylesheet href=//x>",
+    "<head\x00>",
+    "<html lang=en>",
+]
 
 
 @st.composite
