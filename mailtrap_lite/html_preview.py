@@ -3,9 +3,10 @@ stylesheets neutralised and counted, and the Content-Security-Policy that actual
 
 The CSP (with the ``sandbox`` directive, and the ``<iframe sandbox>`` the UI embeds it in) is the real
 guard: it stops scripts and every remote fetch whatever this module misses. The rewriting exists so the UI
-can say how many remote items were held back, and so ``cid:`` images show up at all. Tags are found with
-``html.parser``, which tokenises like a browser far more faithfully than a regex; a tag that needs no
-change is copied byte for byte.
+can say how many remote items were held back, and so ``cid:`` images show up at all. Tags are found by a
+scanner that tokenises as ``html.parser`` does (quoted ``>``, comments, raw-text ``<script>``/``<style>``,
+unfinished constructs), in compiled patterns rather than Python per character; a tag that needs no change
+is copied byte for byte.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import quote, unquote
 
 from mailtrap_lite.model import Part
@@ -184,61 +184,193 @@ def _serialise(tag: str, attrs: list[tuple[str, str | None]], self_closing: bool
     return f"<{tag}{text}{' /' if self_closing else ''}>"
 
 
-class _TagFinder(HTMLParser):
+# The tokeniser follows html.parser's grammar (tag names, tolerant attribute lists, where a start tag ends,
+# comments, declarations, raw-text <script>/<style>), but is driven by compiled patterns: text and tags
+# with nothing to rewrite are skipped over, never decoded.
+_MARKUP = re.compile(
+    r"""<(?!
+        /\s*[a-zA-Z][-.a-zA-Z0-9:_]*\s*>  # an end tag, unless it closes raw text, has no effect here
+        # A start tag without quotes ends at its first ">"; without "&", ":", "/", "\" nothing in it changes.
+      | (?!(?i:head|html|style|script|meta)[\t\n\r\f >\x00])[a-zA-Z][^<>"'&:/\\]*>
+    )[a-zA-Z/!?]""",  # ASCII letters only, as html.parser: no IGNORECASE, which would also take "K" (Kelvin)
+    re.X,
+)
+_START_TAG_END = re.compile(
+    r"""<[a-zA-Z][^\t\n\r\f />\x00]*(?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*"""
+    r"""(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|/(?!>))*)*)?\s*"""
+)
+_TAG_NAME = re.compile(r"([a-zA-Z][^\t\n\r\f />\x00]*)(?:\s|/(?!>))*")
+_ATTRIBUTE = re.compile(
+    r"""((?<=['"\s/])[^\s/>][^\s/=>]*)(\s*=+\s*('[^']*'|"[^"]*"|(?![\'"])[^>\s]*))?(?:\s|/(?!>))*"""
+)
+_END_TAG = re.compile(r"</\s*([a-zA-Z][-.a-zA-Z0-9:_]*)\s*>")
+_COMMENT_END = re.compile(r"--\s*>")
+_SECTION_NAME = re.compile(r"[a-zA-Z][-_.a-zA-Z0-9]*\s*")
+_SECTION_END = re.compile(r"]\s*]\s*>")
+_MS_SECTION_END = re.compile(r"]\s*>")
+# A start tag other than <meta> can only change when one of its attribute names contains one of these, and
+# its text holds a character reference or what could become "cid:", "http:", "https:", "//" once the
+# characters browsers strip from URLs are gone: every rewrite starts from a cid: or remote URL.
+_RELEVANT_NAME = re.compile(r"src|href|style|background|poster", re.I)
+_MAY_CHANGE = re.compile(
+    r"&|c[\x00-\x20]*i[\x00-\x20]*d[\x00-\x20]*:|[ps][\x00-\x20]*:|[/\\][\x00-\x20]*[/\\]", re.I
+)
+_FULLY_READ_TAGS = frozenset(("head", "html", "style", "script", "meta"))
+# Elsewhere than on these tags, a remote URL only matters in a style or background attribute.
+_REMOTE_URL_TAGS = frozenset((*_IMAGE_ATTRIBUTES, *_SRCSET_TAGS, "link"))
+_CID_OR_REFERENCE = re.compile(r"&|c[\x00-\x20]*i[\x00-\x20]*d[\x00-\x20]*:", re.I)
+_CSS_OR_BACKGROUND = re.compile(r"style|background", re.I)
+_RAW_TEXT_END = {name: re.compile(rf"</\s*{name}\s*>", re.I) for name in ("script", "style")}
+_INCOMPLETE_TAG_NEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=/")
+
+
+class _TagFinder:
     """Collects (start, end, replacement) edits for the tags and style blocks that need rewriting."""
 
     def __init__(self, source: str, rewriter: _Rewriter) -> None:
-        super().__init__(convert_charrefs=False)
         self.rewriter = rewriter
         self.edits: list[tuple[int, int, str]] = []
         # Where <base> may go without pushing the document into quirks mode: after <head>, <html> or doctype.
         self.insert_at: dict[str, int] = {}
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
-        self._style_start: int | None = None
         self._source = source
 
-    def _offset(self) -> int:
-        line, column = self.getpos()
-        return self._line_starts[line - 1] + column
+    def run(self) -> None:
+        source, n = self._source, len(self._source)
+        position = 0
+        while True:
+            found = _MARKUP.search(source, position)
+            if found is None:
+                return
+            i = found.start()
+            second = source[i + 1]
+            if second == "/":
+                end = self._end_tag(i)
+            elif second == "!":
+                end = self._declaration(i)
+            elif second == "?":
+                end = self._until_gt(i + 2)
+            else:
+                end, raw_text = self._start_tag(i)
+                if raw_text is not None:
+                    closing = _RAW_TEXT_END[raw_text].search(source, end)
+                    close_at = n if closing is None else closing.start()
+                    if raw_text == "style":
+                        self._style(end, close_at)
+                    if closing is None:
+                        return
+                    end = closing.end()
+            # A construct that never ends is text up to the next ">" (or "<"), as html.parser treats it.
+            position = end if end >= 0 else self._after_unfinished(i)
 
-    def _start(self, tag: str, attrs: list[tuple[str, str | None]], self_closing: bool) -> None:
-        raw = self.get_starttag_text() or ""
-        start = self._offset()
-        end = start + len(raw)
+    def _after_unfinished(self, i: int) -> int:
+        gt = self._source.find(">", i + 1)
+        if gt >= 0:
+            return gt + 1
+        lt = self._source.find("<", i + 1)
+        return lt if lt >= 0 else i + 1
+
+    def _until_gt(self, start: int) -> int:
+        gt = self._source.find(">", start)
+        return -1 if gt < 0 else gt + 1
+
+    def _end_tag(self, i: int) -> int:
+        source = self._source
+        if source.find(">", i + 1) < 0:
+            return -1
+        match = _END_TAG.match(source, i)
+        if match is not None:
+            return match.end()
+        name = _TAG_NAME.match(source, i + 2)
+        if name is None:
+            return i + 3 if source.startswith("</>", i) else self._until_gt(i + 2)
+        return source.find(">", name.end()) + 1
+
+    def _declaration(self, i: int) -> int:
+        source = self._source
+        if source.startswith("<!--", i):
+            match = _COMMENT_END.search(source, i + 4)
+            return -1 if match is None else match.end()
+        if source.startswith("<![", i):
+            return self._marked_section(i)
+        if source[i + 2 : i + 9].lower() == "doctype":
+            end = self._until_gt(i + 9)
+            if end >= 0:
+                self.insert_at.setdefault("doctype", end)
+            return end
+        return self._until_gt(i + 2)
+
+    def _marked_section(self, i: int) -> int:
+        source = self._source
+        name = _SECTION_NAME.match(source, i + 3)
+        if name is None or name.end() == len(source):
+            # html.parser gives up on these; a browser reads them as a bogus comment up to the next ">".
+            return -1 if name is not None else self._until_gt(i + 2)
+        keyword = name.group().strip().lower()
+        if keyword in ("temp", "cdata", "ignore", "include", "rcdata"):
+            match = _SECTION_END.search(source, i + 3)
+        elif keyword in ("if", "else", "endif"):
+            match = _MS_SECTION_END.search(source, i + 3)
+        else:
+            return self._until_gt(i + 2)
+        return -1 if match is None else match.end()
+
+    def _start_tag(self, i: int) -> tuple[int, str | None]:
+        """Where the start tag at ``i`` ends (-1: unfinished), and the raw-text element it opens, if any."""
+        source = self._source
+        located = _START_TAG_END.match(source, i)
+        assert located is not None  # the pattern matches any "<" + letter
+        j = located.end()
+        following = source[j : j + 1]
+        if following == ">":
+            end = j + 1
+        elif source.startswith("/>", j):
+            end = j + 2
+        elif following == "" or following in _INCOMPLETE_TAG_NEXT:
+            return -1, None
+        else:
+            return j, None  # no ">" where the tag should end: text, not a tag
+        name = _TAG_NAME.match(source, i + 1)
+        assert name is not None
+        tag = name.group(1).lower()
+        if tag not in _FULLY_READ_TAGS and (
+            _MAY_CHANGE.search(source, i, end) is None
+            or _RELEVANT_NAME.search(source, i, end) is None
+            or (
+                tag not in _REMOTE_URL_TAGS
+                and _CID_OR_REFERENCE.search(source, i, end) is None
+                and _CSS_OR_BACKGROUND.search(source, i, end) is None
+            )
+        ):
+            return end, None  # tag or text, nothing in it changes
+        k = name.end()
+        attrs: list[tuple[str, str | None]] = []
+        while k < end:
+            match = _ATTRIBUTE.match(source, k)
+            if match is None:
+                break
+            attribute, rest, value = match.group(1, 2, 3)
+            if not rest:
+                value = None
+            elif value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
+                value = value[1:-1]
+            attrs.append((attribute.lower(), html.unescape(value) if value else value))
+            k = match.end()
+        ending = source[k:end].strip()
+        if ending not in (">", "/>"):
+            return end, None
+        self_closing = ending == "/>"
         if tag in ("head", "html"):
             self.insert_at.setdefault(tag, end)
-        if tag == "style" and not self_closing:
-            self._style_start = end
         rewritten = self.rewriter.attributes(tag, attrs)
         if rewritten is not None:
-            self.edits.append((start, end, _serialise(tag, rewritten, self_closing)))
+            self.edits.append((i, end, _serialise(tag, rewritten, self_closing)))
+        return end, (tag if tag in ("script", "style") and not self_closing else None)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs, self_closing=False)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs, self_closing=True)
-
-    def handle_decl(self, decl: str) -> None:
-        start = self._offset()
-        self.insert_at.setdefault("doctype", self._source.find(">", start) + 1 or len(self._source))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._end_style(self._offset())
-
-    def _end_style(self, end: int) -> None:
-        if self._style_start is None:
-            return
-        start, self._style_start = self._style_start, None
+    def _style(self, start: int, end: int) -> None:
         css = self._source[start:end]
         rewritten = self.rewriter.css(css)
         if rewritten != css:
             self.edits.append((start, end, rewritten))
-
-    def close(self) -> None:
-        super().close()
-        self._end_style(len(self._source))  # an unterminated <style> runs to the end of the document
 
     @property
     def base_offset(self) -> int:
@@ -264,7 +396,6 @@ def render(source: str, *, message_id: str, cids: Mapping[str, str], allow_remot
     """Rewrite an HTML body for the preview of message ``message_id`` (see the module docstring)."""
     rewriter = _Rewriter(message_id, cids, allow_remote)
     finder = _TagFinder(source, rewriter)
-    finder.feed(source)
-    finder.close()
+    finder.run()
     edits = [*finder.edits, (finder.base_offset, finder.base_offset, _LINK_TARGET)]
     return Preview("".join(_apply(source, edits)), rewriter.blocked, rewriter.remote)

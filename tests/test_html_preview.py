@@ -165,6 +165,7 @@ def test_unterminated_style_and_broken_markup_do_not_raise() -> None:
         "<![CDATA[",
         "<img src=cid:>",
         "\x00<b",
+        "<\u212a",  # KELVIN SIGN: a letter only case-insensitively
     ]:
         render(junk, message_id="m1", cids=CIDS)
 
@@ -213,3 +214,65 @@ def test_every_cid_in_the_corpus_resolves() -> None:
         assert result.blocked == result.remote
         rendered += 1
     assert rendered >= 10
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<!-- <img src="https://t.example/a.gif"> -->',
+        '<!-- -- ><img src="cid:logo@acme">',
+        "<script>document.write('<img src=\"https://t.example/a.gif\">')</script >",
+        '<textarea><img src="cid:logo@acme"></textarea>',
+        '<![CDATA[ <img src="https://t.example/a.gif"> ]]>',
+        '<![if !mso]><img src="cid:logo@acme"><![endif]>',
+        '<p title="a > b" data-x=\'<img src="https://t.example/a.gif">\'>',
+        '</p <img src="https://t.example/a.gif">',
+    ],
+)
+def test_tags_are_found_where_html_parser_finds_them(source: str) -> None:
+    # Only the real tags after a comment's "-- >", inside <textarea> (not raw text for html.parser) or
+    # inside an MS Office conditional are rewritten; text inside comments, scripts and quoted values is not.
+    rewritten = preview(source).html.replace('<base target="_blank">', "")
+    found = [url for url in fetched_urls(source) if url.startswith(("cid:", "https:"))]
+    expected = source.replace('src="cid:logo@acme"', f'src="{PART}1.2"') if found else source
+    assert rewritten == expected
+
+
+def test_a_quoted_gt_does_not_end_the_tag() -> None:
+    result = preview('<img alt="1 > 0" src="https://t.example/a.gif"><img src="cid:logo@acme">')
+    assert result.blocked == 1
+    assert result.html.endswith(f'<img src="{PART}1.2">')
+
+
+def test_a_stray_character_reference_does_not_hide_the_rest_of_the_document() -> None:
+    # html.parser took everything after an unfinished "&#" for text; a browser (and the preview) read on.
+    result = preview('<p>&#;&#x</p><img src="https://t.example/a.gif"><img src="cid:logo@acme">')
+    assert (result.blocked, result.remote) == (1, 1)
+    assert f'<img src="{PART}1.2">' in result.html
+
+
+def test_a_large_body_is_rewritten_in_every_tag() -> None:
+    row = '<tr><td><img src="cid:logo@acme"><img src="https://t.example/{0}.gif"> &amp; text</td></tr>\n'
+    source = "<table>" + "".join(row.format(n) for n in range(20_000)) + "</table>"
+    result = preview(source)
+    assert (result.blocked, result.remote) == (20_000, 20_000)
+    assert result.html.count(f'<img src="{PART}1.2">') == 20_000
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<img src="https\t:t.example/a.gif">',
+        '<img src="/\n/t.example/a.gif">',
+        "<img src='\\\\t.example\\a.gif'>",
+        '<img src="&#104;ttps://t.example/a.gif">',
+        '<p style="background:url(&quot;https://t.example/a.gif&quot;)">',
+    ],
+)
+def test_remote_urls_hidden_by_stripped_characters_or_references_are_blocked(source: str) -> None:
+    assert (preview(source).blocked, preview(source).remote) == (1, 1)
+
+
+def test_cid_urls_hidden_by_stripped_characters_or_references_are_rewritten() -> None:
+    for source in ['<img src="c\tid:logo@acme">', '<img src="&#99;id:logo@acme">']:
+        assert preview(source).html.endswith(f'<img src="{PART}1.2">')

@@ -36,7 +36,7 @@ async def get_html(request: Request) -> Response:
         )
 
     async def load() -> tuple[object, int]:
-        # html.parser handles a few MB per second: render off the event loop that also serves SMTP, once.
+        # A large body still takes a while to rewrite: render off the event loop that also serves SMTP, once.
         rendered = await asyncio.to_thread(render)
         return rendered, len(rendered.html)
 
