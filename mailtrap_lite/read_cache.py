@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 V = TypeVar("V")
 
 # The most parsed bytes kept; an entry larger than this is served but not kept.
-READ_CACHE_BYTES = 256 * 1024 * 1024
+READ_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class ReadCache(Generic[V]):
