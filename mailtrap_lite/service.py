@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
+from mailtrap_lite import html_preview
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
@@ -36,6 +38,8 @@ from mailtrap_lite.store.base import Retention, Store, StoreStats
 from mailtrap_lite.wire import session_json
 
 log = logging.getLogger("mailtrap_lite")
+
+R = TypeVar("R")
 
 PartContent = tuple[str, str | None, bytes]  # content type, file name, decoded bytes
 
@@ -222,15 +226,7 @@ class MailService:
 
     async def message(self, message_id: str) -> Message:
         summary = await self.summary(message_id)
-
-        async def load() -> tuple[object, int]:
-            raw = await self._raw_of(summary, message_id)
-            parsed = await asyncio.get_running_loop().run_in_executor(
-                self._reader, mime.parse_full, summary, raw
-            )
-            return parsed, _message_bytes(parsed)
-
-        parsed = cast(Message, await self.read_cache.get(summary.id, None, load))
+        parsed = await self._parsed(summary, message_id)
         # Read flag and tags change after the parse: the summary is always the current one.
         return dataclasses.replace(parsed, summary=summary)
 
@@ -239,14 +235,43 @@ class MailService:
 
         async def load() -> tuple[object, int]:
             raw = await self._raw_of(summary, message_id)
-            found = await asyncio.get_running_loop().run_in_executor(
-                self._reader, mime.part_content, raw, part_id
-            )
+            found = await self._off_loop(mime.part_content, raw, part_id)
             if found is None:
                 raise NotFound(f"no part {part_id!r} in message {message_id!r}")
             return found, len(found[2])
 
         return cast(PartContent, await self.read_cache.get(summary.id, part_id, load))
+
+    async def html_preview(self, message_id: str, *, allow_remote: bool) -> html_preview.Preview:
+        """The HTML body rewritten for the sandboxed preview (``cid:`` to part URLs, remote content
+        blocked unless allowed); NotFound when the message has no HTML body."""
+        summary = await self.summary(message_id)
+        parsed = await self._parsed(summary, message_id)
+        html = parsed.html
+        if html is None:
+            raise NotFound(f"message {summary.id!r} has no HTML body")
+        cids = html_preview.content_ids(parsed.parts)
+
+        async def load() -> tuple[object, int]:
+            rendered = await self._off_loop(
+                functools.partial(
+                    html_preview.render, html, message_id=summary.id, cids=cids, allow_remote=allow_remote
+                )
+            )
+            return rendered, len(rendered.html)
+
+        return cast(html_preview.Preview, await self.read_cache.get(summary.id, ("html", allow_remote), load))
+
+    async def _parsed(self, summary: MessageSummary, message_id: str) -> Message:
+        async def load() -> tuple[object, int]:
+            parsed = await self._off_loop(mime.parse_full, summary, await self._raw_of(summary, message_id))
+            return parsed, _message_bytes(parsed)
+
+        return cast(Message, await self.read_cache.get(summary.id, None, load))
+
+    async def _off_loop(self, work: Callable[..., R], *args: object) -> R:
+        """Run a parse or a render on the service's reading thread, never on the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._reader, work, *args)
 
     async def session(self, session_id: str) -> Session:
         live = self.live_sessions.get(session_id)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import cast
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mailtrap_lite import html_preview
-from mailtrap_lite.errors import BadRequest, NotFound
+from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.web.context import context
 
 
@@ -23,25 +20,9 @@ def _allow_remote(request: Request) -> bool:
 
 async def get_html(request: Request) -> Response:
     allow_remote = _allow_remote(request)
-    mail = context(request).service
-    message = await mail.message(request.path_params["id"])
-    if message.html is None:
-        raise NotFound(f"message {message.summary.id!r} has no HTML body")
-    cids = html_preview.content_ids(message.parts)
-
-    def render() -> html_preview.Preview:
-        assert message.html is not None
-        return html_preview.render(
-            message.html, message_id=message.summary.id, cids=cids, allow_remote=allow_remote
-        )
-
-    async def load() -> tuple[object, int]:
-        # A large body still takes a while to rewrite: render off the event loop that also serves SMTP, once.
-        rendered = await asyncio.to_thread(render)
-        return rendered, len(rendered.html)
-
-    what = ("html", allow_remote)
-    preview = cast(html_preview.Preview, await mail.read_cache.get(message.summary.id, what, load))
+    preview = await context(request).service.html_preview(
+        request.path_params["id"], allow_remote=allow_remote
+    )
     headers = {
         "Content-Security-Policy": html_preview.content_security_policy(allow_remote=allow_remote),
         "X-Content-Type-Options": "nosniff",
