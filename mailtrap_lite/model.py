@@ -121,6 +121,7 @@ class Session:
     message_ids: tuple[str, ...] = ()
     error: str | None = None
     transcript_truncated: bool = False
+    protocol: str = "smtp"  # "smtp", "pop3", "imap" or "http" (a message posted to the API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,7 @@ class MessageSummary:
     warnings: tuple[MessageWarning, ...] = ()
     read: bool = False
     tags: tuple[str, ...] = ()
+    mailbox_rule: str = "default"  # why the message is in its mailbox: the rule that matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +234,9 @@ class Arrival:
     raw: bytes
     envelope: Envelope
     session: Session
+    mailbox: str = "default"
+    mailbox_rule: str = "default"
+    tags: tuple[str, ...] = ()
 
     @property
     def eight_bit(self) -> bool:
