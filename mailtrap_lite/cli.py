@@ -7,6 +7,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from mailtrap_lite import __version__
 from mailtrap_lite.app import MailServer
@@ -61,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 def describe(server: MailServer) -> str:
     assert server.addresses is not None
     addresses = server.addresses
-    store = f"SQLite database {server.config.db}" if server.config.db else "in memory"
+    db = server.config.db
+    store = "in memory"
+    if isinstance(db, Path):
+        store = f"SQLite database {db}"
+    elif db:
+        url = urlsplit(db)
+        user = f"{url.username}@" if url.username else ""  # never the password
+        store = f"PostgreSQL {url._replace(netloc=user + url.netloc.rpartition('@')[2]).geturl()}"
     lines = [
         f"mailtrap-lite {server.version}: catching mail, delivering none",
         f"  SMTP   {addresses.smtp}",

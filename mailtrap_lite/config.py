@@ -53,7 +53,7 @@ class Config:
     require_tls: bool = False
     auth_file: Path | None = None
     require_auth: bool = False
-    db: Path | None = None
+    db: Path | str | None = None  # a SQLite file, or a PostgreSQL URL (postgresql://...)
     max_messages: int = 10_000
     max_age: float | None = None
     max_message_size: int = 50 * MIB
@@ -140,6 +140,11 @@ def parse_bool(text: str) -> bool:
     if lowered in {"0", "false", "no", "off", ""}:
         return False
     raise ConfigError(f"expected true or false, got {text!r}")
+
+
+def parse_db(text: str) -> Path | str:
+    """A ``postgresql://`` or ``postgres://`` URL stays a URL; anything else is a SQLite file."""
+    return text if text.startswith(("postgresql://", "postgres://")) else Path(text).expanduser()
 
 
 def parse_existing_file(text: str) -> Path:
@@ -248,9 +253,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("require_auth", "refuse MAIL before AUTH (530)"),
     Option(
         "db",
-        "SQLite database file (created if missing)",
-        "PATH",
-        lambda text: Path(text).expanduser(),
+        "SQLite database file (created if missing), or a postgresql:// URL (password from PGPASSWORD or "
+        "~/.pgpass)",
+        "PATH|URL",
+        parse_db,
         default_text="in memory",
     ),
     Option("max_messages", "keep at most this many messages, oldest pruned first", "N", parse_count),

@@ -12,6 +12,8 @@ from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import Config, HostPort
 from tests.e2e import browser as chromium
 
+pytest_plugins = ["tests.pg.cluster"]
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 

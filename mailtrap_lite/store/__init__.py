@@ -1,4 +1,5 @@
-"""Message stores: ``memory`` (the default) and ``sqlite`` (``--db``), behind one protocol."""
+"""Message stores: ``memory`` (the default), ``sqlite`` (``--db PATH``) and ``postgresql`` (``--db
+postgresql://...``), behind one protocol."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ __all__ = ["MemoryStore", "Retention", "Store", "StoreStats", "create_store"]
 def create_store(config: Config) -> Store:
     if config.db is None:
         return MemoryStore()
+    if isinstance(config.db, str):
+        from mailtrap_lite.store.postgres import PostgresStore
+
+        return PostgresStore(config.db)
     from mailtrap_lite.store.sqlite import SQLiteStore
 
     return SQLiteStore(config.db)

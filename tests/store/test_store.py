@@ -15,6 +15,7 @@ from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp.transcript import TranscriptRecorder
 from mailtrap_lite.store import MemoryStore, Retention, Store
 from mailtrap_lite.store.sqlite import SQLiteStore
+from tests.pg.cluster import fresh_pg
 from tests.store.helpers import hours_ago, new_message, new_session, run
 from tests.test_search import EQUIVALENCE_QUERIES, _corpus, q
 
@@ -38,13 +39,18 @@ FTS_QUERIES = [
 StoreFactory = Callable[[], Store]
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-not-indexing"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-not-indexing", "postgresql", "postgresql-no-trgm"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """A factory of stores; for SQLite every store it makes opens the same file. "sqlite-not-indexing"
-    leaves the full-text index to explicit ``index_now`` calls, so that what is and is not indexed is
-    certain."""
+    """A factory of stores; for SQLite every store it makes opens the same file, for PostgreSQL the same
+    database. "sqlite-not-indexing" leaves the full-text index to explicit ``index_now`` calls, so that
+    what is and is not indexed is certain; "postgresql-no-trgm" runs where pg_trgm cannot be created."""
     if request.param == "memory":
         return MemoryStore
+    if request.param.startswith("postgresql"):
+        from mailtrap_lite.store.postgres import PostgresStore
+
+        dsn = fresh_pg(request, trigrams=request.param == "postgresql")
+        return lambda: PostgresStore(dsn)
     index_when_idle = request.param == "sqlite"
     return lambda: SQLiteStore(tmp_path / "x.db", index_when_idle=index_when_idle)
 

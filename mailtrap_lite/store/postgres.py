@@ -1,0 +1,428 @@
+"""The PostgreSQL store (``--db postgresql://...``): one set of messages for any number of instances.
+
+Writes go through ``GroupWriter`` (one connection, group commit: the ``250`` follows the COMMIT); reads
+use a small pool of other connections. Nothing here blocks the event loop: psycopg's asyncio connections
+wait on their sockets, and large messages are parsed on a thread as in the memory store. Several
+instances share what the database holds (messages, flags, tags, sessions, fault rules) and, through
+``postgres_events``, their live events; retention runs on one instance at a time (an advisory lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from mailtrap_lite.errors import StoreError, StoreUnavailable
+from mailtrap_lite.ids import new_id
+from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
+from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage, TranscriptLine
+from mailtrap_lite.search import Query
+from mailtrap_lite.store.base import Retention, StoreStats
+from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
+from mailtrap_lite.store.postgres_db import (
+    connect,
+    conninfo,
+    describe,
+    row_values,
+    unavailable,
+    where_clause,
+)
+from mailtrap_lite.store.postgres_schema import NUL, RETENTION_LOCK, migrate
+from mailtrap_lite.store.postgres_writer import GroupWriter
+
+R = TypeVar("R")
+Connection = AsyncConnection[Any]
+
+CHANNEL = "mailtrap_lite"  # the LISTEN/NOTIFY channel of live events (postgres_events)
+READERS = 4
+POOL_WAIT = 5.0  # seconds a read waits for a connection before it is answered 503
+DELETE_SLICE = 250  # deletions go in slices, each its own transaction, so arriving mail is not held up
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SessionChange:
+    """What to write of a session since this instance last wrote it (see ``PostgresStore._change``)."""
+
+    bare: Session  # without transcript and message ids
+    delivered: bool
+    rewrite: bool  # the row's JSON changed: write it with these message ids
+    message_ids: tuple[str, ...]
+    lines: tuple[TranscriptLine, ...]  # transcript lines not written yet; all of them when start is None
+    start: int | None
+
+
+class PostgresStore:
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = describe(url)
+        self.instance = new_id()  # tells this instance's own notifications from the others'
+        self.trigrams = False  # whether searches have the pg_trgm index
+        self._writer: GroupWriter | None = None
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._written: dict[str, tuple[int, Session]] = {}
+        self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
+        self._counts = (0, 0, 0, 0)  # the last counters read, shown while the database is away
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        info = conninfo(self.url, "mailtrap-lite")
+        try:
+            connection = await connect(info, self.where)
+        except StoreUnavailable as error:
+            raise StoreError(str(error)) from error
+        try:
+            self.trigrams = await migrate(connection, self.where)
+            await connection.commit()
+        except psycopg.Error as error:
+            await connection.close()
+            raise StoreError(f"cannot prepare {self.where}: {' '.join(str(error).split())}") from error
+        except BaseException:
+            await connection.close()
+            raise
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            info,
+            min_size=1,
+            max_size=READERS,
+            open=False,
+            timeout=POOL_WAIT,
+            kwargs={"autocommit": True},
+            check=AsyncConnectionPool.check_connection,
+        )
+        await pool.open()
+        self._pool = pool
+        self._writer = GroupWriter(info, self.where)
+        await self._writer.start(connection)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+        if self._pool is not None:
+            await self._pool.close()
+        self._writer = self._pool = None
+        await asyncio.get_running_loop().run_in_executor(None, self._parser.shutdown)
+
+    def writer(self) -> GroupWriter:
+        if self._writer is None:
+            raise StoreError("the database is not open")
+        return self._writer
+
+    async def read(self, work: Callable[[Connection], Awaitable[R]]) -> R:
+        """Run ``work`` on a pooled connection (autocommit: open a transaction to read consistently)."""
+        if self._pool is None:
+            raise StoreError("the database is not open")
+        try:
+            async with self._pool.connection() as connection:
+                return await work(connection)
+        except psycopg.Error as error:
+            raise unavailable(error, self.where) from error
+
+    async def _fetchone(self, sql: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        async def work(db: Connection) -> tuple[Any, ...] | None:
+            return await (await db.execute(sql.encode(), params)).fetchone()
+
+        return await self.read(work)
+
+    # --- messages ----------------------------------------------------------------------------------------
+
+    async def ingest(self, arrival: Arrival) -> StoredMessage:
+        build = (arrival.message_id, arrival.raw, arrival.envelope, arrival.session.id, arrival.eight_bit)
+        if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
+            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
+        else:
+            stored = build_message(*build)
+        await self.add(stored, arrival.session)
+        return stored
+
+    async def add(self, message: StoredMessage, session: Session) -> None:
+        change = self._change(session, delivered=True)
+        row = row_values(message.summary, message.body_text)
+        row["session_id"] = message.summary.session_id
+        row["summary"] = encode(message.summary)
+        row["raw"] = message.raw
+        insert = f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})"
+        notice = json.dumps({"i": self.instance, "t": "message.new", "id": message.summary.id})
+
+        async def work(db: Connection) -> None:
+            await _save_session(db, change)
+            await db.execute(insert.encode(), list(row.values()))
+            # Delivered on COMMIT, and only then: another instance hears of exactly what was stored.
+            await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notice))
+
+        await self._write_session(session, work)
+
+    async def save_session(self, session: Session) -> None:
+        change = self._change(session, delivered=bool(session.message_ids), final=True)
+
+        async def work(db: Connection) -> None:
+            await _save_session(db, change)
+
+        await self._write_session(session, work)
+
+    def _change(self, session: Session, *, delivered: bool, final: bool = False) -> _SessionChange:
+        """Only the transcript lines added since this instance last wrote the session, and its JSON only
+        when a field other than its message ids changed, or when it ends: a session carrying thousands of
+        messages is saved with each, and rewriting it all each time would cost O(messages) per message."""
+        known = self._written.pop(session.id, None) if final else self._written.get(session.id)
+        bare = dataclasses.replace(session, transcript=(), message_ids=())
+        start = None if known is None else known[0]
+        if not final:
+            self._written[session.id] = (len(session.transcript), bare)
+        return _SessionChange(
+            bare=bare,
+            delivered=delivered,
+            rewrite=final or known is None or known[1] != bare,
+            message_ids=session.message_ids,
+            lines=tuple(session.transcript[start or 0 :]),
+            start=start,
+        )
+
+    async def _write_session(self, session: Session, work: Callable[[Connection], Awaitable[None]]) -> None:
+        try:
+            await self.writer().run(work)
+        except BaseException:
+            self._written.pop(session.id, None)  # not written after all: the next save writes everything
+            raise
+
+    async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
+        where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
+
+        async def work(db: Connection) -> Page:
+            async with db.transaction():
+                if query:
+                    counted = f"SELECT count(*), coalesce(sum(1 - read), 0) FROM messages WHERE {where}"
+                    row = await (await db.execute(counted.encode(), params)).fetchone()
+                else:
+                    row = await (await db.execute("SELECT messages, unread FROM counters")).fetchone()
+                assert row is not None
+                listed = f"SELECT summary FROM messages WHERE {where} ORDER BY seq DESC LIMIT %s OFFSET %s"
+                rows = await (await db.execute(listed.encode(), [*params, limit, offset])).fetchall()
+            return Page(int(row[0]), int(row[1]), tuple(summary_from_json(r[0]) for r in rows))
+
+        return await self.read(work)
+
+    async def get_summary(self, message_id: str) -> MessageSummary | None:
+        row = await self._fetchone("SELECT summary FROM messages WHERE id = %s", (message_id,))
+        return summary_from_json(row[0]) if row else None
+
+    async def get_stored(self, message_id: str) -> StoredMessage | None:
+        """The summary and search text of a message (not its bytes), for events heard from another
+        instance."""
+        row = await self._fetchone("SELECT summary, body_text FROM messages WHERE id = %s", (message_id,))
+        if row is None:
+            return None
+        return StoredMessage(summary_from_json(row[0]), b"", str(row[1]).replace(NUL, "\x00"))
+
+    async def get_raw(self, message_id: str) -> bytes | None:
+        row = await self._fetchone("SELECT raw FROM messages WHERE id = %s", (message_id,))
+        return bytes(row[0]) if row else None
+
+    async def latest_id(self) -> str | None:
+        row = await self._fetchone("SELECT id FROM messages ORDER BY seq DESC LIMIT 1", ())
+        return str(row[0]) if row else None
+
+    async def update(
+        self, message_id: str, *, read: bool | None = None, tags: tuple[str, ...] | None = None
+    ) -> MessageSummary | None:
+        async def work(db: Connection) -> MessageSummary | None:
+            sql = b"SELECT summary FROM messages WHERE id = %s FOR UPDATE"
+            row = await (await db.execute(sql, (message_id,))).fetchone()
+            if row is None:
+                return None
+            summary = summary_from_json(row[0])
+            if read is not None:
+                summary = dataclasses.replace(summary, read=read)
+            if tags is not None:
+                summary = dataclasses.replace(summary, tags=tags)
+            columns = row_values(summary, "")
+            await db.execute(
+                "UPDATE messages SET read = %s, tags_text = %s, summary = %s WHERE id = %s",
+                (columns["read"], columns["tags_text"], encode(summary), message_id),
+            )
+            return summary
+
+        updated: MessageSummary | None = await self.writer().run(work)
+        return updated
+
+    async def delete(self, message_ids: list[str]) -> list[str]:
+        async def work(db: Connection) -> list[str]:
+            sql = b"DELETE FROM messages WHERE id = ANY(%s) RETURNING id"
+            gone = {row[0] for row in await (await db.execute(sql, (message_ids,))).fetchall()}
+            return [message_id for message_id in dict.fromkeys(message_ids) if message_id in gone]
+
+        deleted: list[str] = await self.writer().run(work)
+        return deleted
+
+    async def delete_matching(self, query: Query | None) -> list[str]:
+        where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
+
+        async def matching(db: Connection) -> list[tuple[int, str]]:
+            sql = f"SELECT seq, id FROM messages WHERE {where} ORDER BY seq DESC"
+            return [(int(s), str(i)) for s, i in await (await db.execute(sql.encode(), params)).fetchall()]
+
+        found = await self.read(matching)
+        deleted: list[str] = []
+        for start in range(0, len(found), DELETE_SLICE):
+            deleted += await self._delete_rows(found[start : start + DELETE_SLICE])
+        return deleted
+
+    async def _delete_rows(self, rows: list[tuple[int, str]]) -> list[str]:
+        """Delete these (seq, id) rows in one transaction; returns the ids that were still there."""
+
+        async def work(db: Connection) -> list[str]:
+            sql = b"DELETE FROM messages WHERE seq = ANY(%s) RETURNING seq"
+            gone = {row[0] for row in await (await db.execute(sql, ([seq for seq, _ in rows],))).fetchall()}
+            return [message_id for seq, message_id in rows if seq in gone]
+
+        deleted: list[str] = await self.writer().run(work)
+        return deleted
+
+    # --- sessions ----------------------------------------------------------------------------------------
+
+    async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]:
+        async def work(db: Connection) -> tuple[int, list[Session]]:
+            async with db.transaction():
+                total = await (await db.execute("SELECT sessions FROM counters")).fetchone()
+                sql = b"SELECT data FROM sessions ORDER BY seq DESC LIMIT %s OFFSET %s"
+                rows = await (await db.execute(sql, (limit, offset))).fetchall()
+                sessions = [await _load_session(db, row[0]) for row in rows]
+            assert total is not None
+            return int(total[0]), sessions
+
+        return await self.read(work)
+
+    async def get_session(self, session_id: str) -> Session | None:
+        async def work(db: Connection) -> Session | None:
+            async with db.transaction():
+                sql = b"SELECT data FROM sessions WHERE id = %s"
+                row = await (await db.execute(sql, (session_id,))).fetchone()
+                return await _load_session(db, row[0]) if row else None
+
+        return await self.read(work)
+
+    # --- retention and statistics ------------------------------------------------------------------------
+
+    async def prune(self, retention: Retention) -> list[str]:
+        """Apply retention, unless another instance is doing it right now (then it prunes for all)."""
+        cutoff = None if retention.max_age_seconds is None else time.time() - retention.max_age_seconds
+
+        async def work(db: Connection) -> list[str]:
+            got = await (await db.execute("SELECT pg_try_advisory_lock(%s)", (RETENTION_LOCK,))).fetchone()
+            if not got or not got[0]:
+                return []
+            try:
+                pruned: list[str] = []
+                while doomed := await _oldest_beyond(db, retention, cutoff):
+                    pruned += await self._delete_rows(doomed)
+                await self.writer().run(lambda writer: _prune_sessions(writer, retention))
+                return pruned
+            finally:
+                await db.execute("SELECT pg_advisory_unlock(%s)", (RETENTION_LOCK,))
+
+        return await self.read(work)
+
+    async def stats(self) -> StoreStats:
+        writer = self.writer()
+        await writer.check()
+
+        async def work(db: Connection) -> tuple[int, ...]:
+            sql = (
+                b"SELECT messages, unread, sessions, bytes, "
+                b"pg_database_size(current_database()) FROM counters"
+            )
+            row = await (await db.execute(sql)).fetchone()
+            assert row is not None
+            return tuple(int(value) for value in row)
+
+        problem = writer.problem
+        try:
+            messages, unread, sessions, size, db_size = await self.read(work)
+            self._counts = (messages, unread, sessions, size)
+        except StoreUnavailable as error:
+            problem = problem or str(error)
+            (messages, unread, sessions, size), db_size = self._counts, None
+        return StoreStats(
+            self.kind,
+            messages,
+            unread,
+            sessions,
+            size,
+            db_size=db_size,
+            writable=problem is None,
+            problem=problem,
+        )
+
+
+async def _save_session(db: Connection, change: _SessionChange) -> None:
+    whole = change.bare
+    if change.rewrite:
+        whole = dataclasses.replace(whole, message_ids=change.message_ids)
+    await db.execute(
+        "INSERT INTO sessions (id, delivered, data) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+        "delivered = EXCLUDED.delivered, "
+        "data = CASE WHEN %s THEN EXCLUDED.data ELSE sessions.data END",
+        (change.bare.id, change.delivered, encode(whole), change.rewrite),
+    )
+    start = change.start
+    if start is None:  # the whole transcript: replace what is stored
+        await db.execute("DELETE FROM transcripts WHERE session_id = %s", (change.bare.id,))
+        start = 0
+    if change.lines:
+        lines = json.dumps([[line.t_ms, line.dir, line.line, line.fault_id] for line in change.lines])
+        await db.execute(
+            "INSERT INTO transcripts (session_id, first, lines) VALUES (%s, %s, %s)",
+            (change.bare.id, start, lines),
+        )
+
+
+async def _load_session(db: Connection, data: str) -> Session:
+    session = session_from_json(data)
+    sql = b"SELECT lines FROM transcripts WHERE session_id = %s ORDER BY first"
+    chunks = await (await db.execute(sql, (session.id,))).fetchall()
+    transcript = tuple(TranscriptLine(*line) for chunk in chunks for line in json.loads(chunk[0]))
+    # Messages stored since the session's JSON was last written (see PostgresStore._change).
+    known = set(session.message_ids)
+    sql = b"SELECT id FROM messages WHERE session_id = %s ORDER BY seq"
+    rows = await (await db.execute(sql, (session.id,))).fetchall()
+    later = tuple(str(row[0]) for row in rows if row[0] not in known)
+    return dataclasses.replace(session, transcript=transcript, message_ids=session.message_ids + later)
+
+
+async def _oldest_beyond(db: Connection, retention: Retention, cutoff: float | None) -> list[tuple[int, str]]:
+    """The next slice of messages that retention drops, oldest first."""
+    if cutoff is not None:
+        sql = b"SELECT seq, id FROM messages WHERE received_at < %s ORDER BY received_at, seq LIMIT %s"
+        rows = await (await db.execute(sql, (cutoff, DELETE_SLICE))).fetchall()
+        if rows:
+            return [(int(seq), str(id_)) for seq, id_ in rows]
+    if retention.max_messages is None:
+        return []
+    row = await (await db.execute("SELECT messages FROM counters")).fetchone()
+    excess = (int(row[0]) if row else 0) - retention.max_messages
+    if excess <= 0:
+        return []
+    sql = b"SELECT seq, id FROM messages ORDER BY seq LIMIT %s"
+    rows = await (await db.execute(sql, (min(excess, DELETE_SLICE),))).fetchall()
+    return [(int(seq), str(id_)) for seq, id_ in rows]
+
+
+async def _prune_sessions(db: Connection, retention: Retention) -> None:
+    # Sessions go with their messages; sessions that delivered nothing are kept up to the same count.
+    await db.execute("DELETE FROM sessions WHERE delivered AND live = 0")
+    if retention.max_messages is not None:
+        await db.execute(
+            "DELETE FROM sessions WHERE seq IN (SELECT seq FROM sessions WHERE NOT delivered "
+            "ORDER BY seq DESC OFFSET %s)",
+            (retention.max_messages,),
+        )
