@@ -26,7 +26,7 @@ from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
 from mailtrap_lite.store import create_store
-from mailtrap_lite.store.base import Retention
+from mailtrap_lite.store.base import Retention, SharedStore
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 
@@ -105,6 +105,12 @@ class MailServer:
             raise
         except Exception as error:
             raise StartupError(f"cannot open the store: {error}") from error
+        if isinstance(self.store, SharedStore):
+            try:
+                await self.store.share(self.hub, self.faults)
+            except BaseException:
+                await self.store.close()
+                raise
         http_socket = self._bind_http()
         listening = self.config.smtp
         try:

@@ -2,7 +2,8 @@
 
 Publishing never waits: SMTP ingest must not slow down because a browser tab or a test is slow to read.
 A subscriber whose queue is full is marked overflowed and gets no more events; its owner (the websocket
-endpoint) notices and disconnects it with a reason.
+endpoint) notices and disconnects it with a reason. A store shared by several instances sets ``relay``
+to hand each event published here to the other instances, and publishes theirs with ``relay=False``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class EventHub:
         self.queue_size = queue_size
         self._subscribers: set[Subscription] = set()
         self.published = 0
+        self.relay: Callable[[Event], None] | None = None
 
     def subscribe(
         self, accept: Callable[[Event], bool] | None = None, queue_size: int | None = None
@@ -68,14 +70,17 @@ class EventHub:
 
     def publish_new(self, event_type: EventType, data: Callable[[], Any], subject: Any = None) -> None:
         """Publish an event whose JSON is built only if someone listens (no tab open, no test waiting)."""
-        if not self._subscribers:
+        if not self._subscribers and self.relay is None:
             self.published += 1
             return
         self.publish(Event(event_type, data(), subject))
 
-    def publish(self, event: Event) -> None:
-        """Deliver to every subscriber that wants the event; must be called on the event loop."""
+    def publish(self, event: Event, *, relay: bool = True) -> None:
+        """Deliver to every subscriber that wants the event, and to ``relay`` unless told not to; must be
+        called on the event loop."""
         self.published += 1
+        if relay and self.relay is not None:
+            self.relay(event)
         for subscription in list(self._subscribers):
             if subscription.accept is not None and not subscription.accept(event):
                 continue

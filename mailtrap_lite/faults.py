@@ -10,17 +10,22 @@ A rule names a stage, an optional glob on that stage's argument, and what happen
 ``delay_ms`` applies to every action, so ``reply`` with a delay is a slow rejection. Rules are tried in
 the order they were added; the first one that matches and has firings left fires, once per command. At
 most ``MAX_RULES`` rules are in force at once: every command of every session tries its stage's rules.
+
+Instances that share a store (PostgreSQL) share their rules through a ``FaultLedger``: the API and SMTP
+then use the coroutines ``put``, ``drop``, ``drop_all`` and ``take``, which keep the ledger and this
+engine's copy of it in step; a rule's ``times`` then counts its firings on every instance together.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import itertools
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from mailtrap_lite.errors import BadRequest
 
@@ -117,6 +122,19 @@ def default_reply(code: int) -> tuple[str, str]:
     return enhanced, f"{text} {FAULT_MARK}"
 
 
+class FaultLedger(Protocol):
+    """Where rules live when several instances share them; each instance's engine keeps a copy."""
+
+    async def added(self, rule: FaultRule) -> str:
+        """Store a new rule; returns its id, unique across the instances."""
+
+    async def removed(self, rule_id: str | None) -> int:
+        """Remove one rule (None: all of them); returns how many were removed."""
+
+    async def claim(self, rule_id: str) -> tuple[bool, int | None]:
+        """Count one firing if the rule has firings left: (whether it fires, firings left after it)."""
+
+
 class FaultEngine:
     """The rules in force, shared by every SMTP session and the API; safe to use from any thread."""
 
@@ -125,6 +143,7 @@ class FaultEngine:
         self._by_stage: dict[str, list[_Entry]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.ledger: FaultLedger | None = None
 
     def add(
         self,
@@ -171,10 +190,41 @@ class FaultEngine:
                 delay_ms=delay_ms,
                 action=action,
             )
-            matcher = None if match is None else re.compile(fnmatch.translate(match)).match
-            self._entries.append(_Entry(rule, times, matcher))
+            self._entries.append(_entry(rule, times))
             self._index()
         return rule
+
+    async def put(self, stage: str, code: int | None = None, **options: Any) -> FaultRule:
+        """``add``, and into the ledger when there is one (the rule then takes the ledger's id)."""
+        rule = self.add(stage, code, **options)
+        if self.ledger is None:
+            return rule
+        shared = dataclasses.replace(rule, id=await self.ledger.added(rule))
+        with self._lock:
+            self._entries = [_entry(shared, shared.times) if e.rule is rule else e for e in self._entries]
+            self._index()
+        return shared
+
+    async def drop(self, rule_id: str) -> bool:
+        """``remove``, and from the ledger when there is one."""
+        removed = self.remove(rule_id)
+        if self.ledger is not None:
+            removed = bool(await self.ledger.removed(rule_id)) or removed
+        return removed
+
+    async def drop_all(self) -> int:
+        """``clear``, and the ledger when there is one; returns how many rules were removed."""
+        removed = len(self.rules())
+        self.clear()
+        if self.ledger is not None:
+            removed = max(removed, await self.ledger.removed(None))
+        return removed
+
+    def mirror(self, states: list[FaultState]) -> None:
+        """Replace the rules with the ledger's, as another instance changed them."""
+        with self._lock:
+            self._entries = [_entry(s.rule, s.remaining, s.fired) for s in states]
+            self._index()
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
@@ -207,21 +257,46 @@ class FaultEngine:
     def fire(self, stage: str, *arguments: str) -> Firing | None:
         """The first rule for this stage that matches any argument and has firings left; counts it."""
         with self._lock:
-            entries = self._by_stage.get(stage)
-            if not entries:
-                return None
-            addresses = [_address(argument) for argument in arguments]
-            for entry in entries:
-                rule = entry.rule
-                if entry.remaining == 0:
-                    continue
-                if entry.match is not None and not any(map(entry.match, addresses)):
-                    continue
+            for entry in self._candidates(stage, arguments):
                 if entry.remaining is not None:
                     entry.remaining -= 1
                 entry.fired += 1
-                return Firing(rule, entry.remaining)
+                return Firing(entry.rule, entry.remaining)
         return None
+
+    async def take(self, stage: str, *arguments: str) -> Firing | None:
+        """``fire``, counted in the ledger when there is one: a rule fires only while it has firings left
+        on every instance together."""
+        if self.ledger is None:
+            return self.fire(stage, *arguments)
+        with self._lock:
+            candidates = list(self._candidates(stage, arguments))
+        for entry in candidates:
+            fires, remaining = await self.ledger.claim(entry.rule.id)
+            with self._lock:
+                entry.remaining = remaining if fires else 0
+                entry.fired += fires
+            if fires:
+                return Firing(entry.rule, remaining)
+        return None
+
+    def _candidates(self, stage: str, arguments: tuple[str, ...]) -> Iterator[_Entry]:
+        """This stage's rules that match any argument and have firings left, in order (hold the lock)."""
+        entries = self._by_stage.get(stage)
+        if not entries:
+            return
+        addresses = [_address(argument) for argument in arguments]
+        for entry in entries:
+            if entry.remaining == 0:
+                continue
+            if entry.match is not None and not any(map(entry.match, addresses)):
+                continue
+            yield entry
+
+
+def _entry(rule: FaultRule, remaining: int | None, fired: int = 0) -> _Entry:
+    matcher = None if rule.match is None else re.compile(fnmatch.translate(rule.match)).match
+    return _Entry(rule, remaining, matcher, fired)
 
 
 def rule_arguments(data: Mapping[str, Any]) -> dict[str, Any]:

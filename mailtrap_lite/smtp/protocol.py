@@ -222,7 +222,7 @@ class CatcherSMTP(SMTP):
         Returns None to go on as usual (no rule fired, or a delay is over), else the reply to send instead
         of the usual one. After a disconnect or a 421 the line is down and that reply is never sent.
         """
-        firing = self.host.faults.fire(stage, *arguments)
+        firing = await self.host.faults.take(stage, *arguments)
         if firing is None:
             return None
         rule = firing.rule

@@ -23,8 +23,10 @@ backend must guarantee:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from mailtrap_lite.events import EventHub
+from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query
 
@@ -94,3 +96,11 @@ class Store(Protocol):
         """Drop the oldest messages (and their sessions) beyond the retention; returns the dropped ids."""
 
     async def stats(self) -> StoreStats: ...
+
+
+@runtime_checkable
+class SharedStore(Protocol):
+    """A store that several instances use at once (PostgreSQL): it also carries their live events and
+    fault rules. The server calls ``share`` once the store is open; ``close`` stops the sharing."""
+
+    async def share(self, hub: EventHub, faults: FaultEngine) -> None: ...

@@ -15,13 +15,15 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from mailtrap_lite.errors import StoreError, StoreUnavailable
+from mailtrap_lite.events import EventHub
+from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.ids import new_id
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage, TranscriptLine
@@ -38,6 +40,9 @@ from mailtrap_lite.store.postgres_db import (
 )
 from mailtrap_lite.store.postgres_schema import NUL, RETENTION_LOCK, migrate
 from mailtrap_lite.store.postgres_writer import GroupWriter
+
+if TYPE_CHECKING:
+    from mailtrap_lite.store.postgres_share import Sharing
 
 R = TypeVar("R")
 Connection = AsyncConnection[Any]
@@ -73,6 +78,7 @@ class PostgresStore:
         self._written: dict[str, tuple[int, Session]] = {}
         self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
         self._counts = (0, 0, 0, 0)  # the last counters read, shown while the database is away
+        self._sharing: Sharing | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -105,7 +111,17 @@ class PostgresStore:
         self._writer = GroupWriter(info, self.where)
         await self._writer.start(connection)
 
+    async def share(self, hub: EventHub, faults: FaultEngine) -> None:
+        """Pass live events and fault rules to and from the other instances on this database."""
+        from mailtrap_lite.store.postgres_share import Sharing
+
+        self._sharing = Sharing(self, hub, faults)
+        await self._sharing.start()
+
     async def close(self) -> None:
+        if self._sharing is not None:
+            await self._sharing.close()
+            self._sharing = None
         if self._writer is not None:
             await self._writer.close()
         if self._pool is not None:

@@ -160,7 +160,7 @@ class LocalBackend:
         faults = self._faults()
 
         async def run() -> dict[str, Any]:
-            added = faults.add(**rule)
+            added = faults.put(**rule)
             if inspect.isawaitable(added):
                 added = await added
             return fault_json(added, added.times, 0)
@@ -173,7 +173,7 @@ class LocalBackend:
             return
 
         async def run() -> None:
-            cleared = faults.clear()
+            cleared = faults.drop_all()
             if inspect.isawaitable(cleared):
                 await cleared
 

@@ -22,21 +22,19 @@ async def list_faults(request: Request) -> Response:
 
 
 async def add_fault(request: Request) -> Response:
-    rule = engine(request).add(**rule_arguments(await json_object(request)))
+    rule = await engine(request).put(**rule_arguments(await json_object(request)))
     return JSONResponse(wire.fault_json(rule, rule.times, 0), status_code=201)
 
 
 async def delete_fault(request: Request) -> Response:
     rule_id = request.path_params["id"]
-    if not engine(request).remove(rule_id):
+    if not await engine(request).drop(rule_id):
         raise NotFound(f"no fault rule {rule_id!r}")
     return Response(status_code=204)
 
 
 async def delete_faults(request: Request) -> Response:
-    faults = engine(request)
-    removed = len(faults.rules())
-    faults.clear()
+    removed = await engine(request).drop_all()
     return JSONResponse(wire.record_json(wire.FaultsDeleted(removed)))
 
 
