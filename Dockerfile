@@ -6,7 +6,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY mailtrap_lite ./mailtrap_lite
 COPY static ./static
-RUN pip install --no-cache-dir .
+# EXTRAS="[postgres]" adds the PostgreSQL driver (compose.yaml builds it so).
+ARG EXTRAS=""
+RUN pip install --no-cache-dir ".${EXTRAS}"
 
 USER mailtrap
 # Inside a container the listeners must face the container's network, not its loopback.
