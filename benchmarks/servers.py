@@ -38,6 +38,7 @@ class Server:
 
     kind: str
     db: bool = False
+    db_url: str | None = None  # a PostgreSQL URL for --db, instead of a SQLite file
     # Retention: the default never prunes during a throughput run; the soak sets it low so pruning runs.
     max_messages: int = 1_000_000
     smtp_port: int = field(default_factory=free_port)
@@ -61,7 +62,9 @@ class Server:
                 str(self.max_messages),
                 "--quiet",
             ]
-            if self.db:
+            if self.db_url is not None:
+                command += ["--db", self.db_url]
+            elif self.db:
                 self._tmp = tempfile.TemporaryDirectory(prefix="mailtrap-bench-")
                 command += ["--db", str(self.db_path)]
         else:

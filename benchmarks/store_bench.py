@@ -2,6 +2,7 @@
 
     python3 benchmarks/store_bench.py                    # 100,000 messages, SQLite and memory
     python3 benchmarks/store_bench.py --messages 20000 --stores sqlite --db /tmp/bench.db
+    python3 benchmarks/store_bench.py --stores sqlite,postgresql --pg postgresql://me@127.0.0.1/bench
 
 Messages are built the way ingest builds them (real MIME parsing), from a fixed seed: 5,000 senders,
 bodies of 80-200 words from 10,000 made of a few syllables (so their trigrams are shared: a worst case
@@ -183,6 +184,9 @@ def main() -> None:
     parser.add_argument(
         "--db", type=Path, help="SQLite file (default: a temporary directory); must not exist"
     )
+    parser.add_argument(
+        "--pg", help="PostgreSQL URL for the postgresql store: an empty database, or one this emptied"
+    )
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--seed", type=int, default=20261126)
     options = parser.parse_args()
@@ -195,6 +199,12 @@ def main() -> None:
         for kind in options.stores.split(","):
             if kind == "sqlite":
                 store: Store = SQLiteStore(options.db or Path(scratch) / "bench.db")
+            elif kind == "postgresql":
+                from mailtrap_lite.store.postgres import PostgresStore
+
+                if not options.pg:
+                    parser.error("--stores postgresql needs --pg URL")
+                store = PostgresStore(options.pg)
             else:
                 store = MemoryStore()
             results[kind] = asyncio.run(bench(store, messages, words, codes, options.repeat))
