@@ -134,6 +134,9 @@ class FaultLedger(Protocol):
     async def claim(self, rule_id: str) -> tuple[bool, int | None]:
         """Count one firing if the rule has firings left: (whether it fires, firings left after it)."""
 
+    async def current(self) -> list[FaultState]:
+        """Every rule with what it has left and how often it fired, on all instances together."""
+
 
 class FaultEngine:
     """The rules in force, shared by every SMTP session and the API; safe to use from any thread."""
@@ -219,6 +222,12 @@ class FaultEngine:
         if self.ledger is not None:
             removed = max(removed, await self.ledger.removed(None))
         return removed
+
+    async def current_states(self) -> list[FaultState]:
+        """``states``, as the ledger counts them when there is one."""
+        if self.ledger is not None:
+            self.mirror(await self.ledger.current())
+        return self.states()
 
     def mirror(self, states: list[FaultState]) -> None:
         """Replace the rules with the ledger's, as another instance changed them."""

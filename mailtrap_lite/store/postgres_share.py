@@ -32,6 +32,7 @@ from mailtrap_lite.model import MessageSummary, Session, to_json
 from mailtrap_lite.store.codec import decode, encode
 from mailtrap_lite.store.postgres import CHANNEL, Connection, PostgresStore
 from mailtrap_lite.store.postgres_db import connect, conninfo
+from mailtrap_lite.store.postgres_schema import MIGRATION_LOCK
 from mailtrap_lite.store.postgres_writer import RECONNECT_INTERVAL
 from mailtrap_lite.wire import session_json
 
@@ -58,7 +59,7 @@ class Sharing:
         rules, and begin relaying events both ways."""
         for state in self.faults.states():
             await self.store.writer().run(functools.partial(_insert_rule, rule=state.rule, only_new=True))
-        self.faults.mirror(await self._load_rules())
+        self.faults.mirror(await self.current())
         self.faults.ledger = self
         self.hub.relay = self._relay
         listening = asyncio.get_running_loop().create_future()
@@ -102,7 +103,7 @@ class Sharing:
                 async with await connect(info, self.store.where, autocommit=True) as connection:
                     await connection.execute(f"LISTEN {CHANNEL}".encode())
                     if listening.done():  # rules may have changed while we were not listening
-                        self.faults.mirror(await self._load_rules())
+                        self.faults.mirror(await self.current())
                     else:
                         listening.set_result(None)
                     async for notice in connection.notifies():
@@ -121,7 +122,7 @@ class Sharing:
         kind = body.get("t")
         try:
             if kind == "faults":
-                self.faults.mirror(await self._load_rules())
+                self.faults.mirror(await self.current())
             elif kind == "message.new":
                 stored = await self.store.get_stored(body["id"])
                 if stored is not None:
@@ -187,7 +188,7 @@ class Sharing:
         notice = json.dumps({"i": self.store.instance, "t": "faults"})
         await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notice))
 
-    async def _load_rules(self) -> list[FaultState]:
+    async def current(self) -> list[FaultState]:
         async def work(db: Connection) -> list[tuple[Any, ...]]:
             sql = b"SELECT seq, rule, remaining, fired FROM fault_rules ORDER BY seq"
             return await (await db.execute(sql)).fetchall()
@@ -219,6 +220,7 @@ async def _notify_all(db: Connection, notices: list[str]) -> None:
 async def _insert_rule(db: Connection, rule: FaultRule, *, only_new: bool) -> int | None:
     text = encode(dataclasses.replace(rule, id=""))
     if only_new:  # a start-up rule that another instance, started with the same flags, added already
+        await db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         sql = (
             b"INSERT INTO fault_rules (rule, remaining) SELECT %s, %s "
             b"WHERE NOT EXISTS (SELECT 1 FROM fault_rules WHERE rule = %s) RETURNING seq"

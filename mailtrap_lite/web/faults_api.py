@@ -18,7 +18,7 @@ def engine(request: Request) -> FaultEngine:
 
 
 async def list_faults(request: Request) -> Response:
-    return JSONResponse(wire.fault_list_json(engine(request).states()))
+    return JSONResponse(wire.fault_list_json(await engine(request).current_states()))
 
 
 async def add_fault(request: Request) -> Response:

@@ -140,6 +140,9 @@ def test_a_fault_rule_added_on_a_fires_on_both_exactly_times_times(dsn: str) -> 
         with ThreadPoolExecutor(6) as pool:
             codes = list(pool.map(rcpt, [a, b] * 6))
         assert sorted(codes) == [250] * 9 + [550] * 3
+        for api in (api_a, api_b):
+            (listed,) = api.get("/api/faults").json()["faults"]
+            assert (listed["remaining"], listed["fired"]) == (0, 3)
 
         # Removed on B: gone on A too.
         assert api_b.delete(f"/api/faults/{rule_id}").status_code == 204
@@ -235,3 +238,16 @@ def test_stats_count_what_the_database_holds(dsn: str) -> None:
         assert stats["store"] == "postgresql" and stats["db_size"] > 0
         assert (stats["messages"], stats["unread"], stats["sessions"]) == (1, 1, 1)
         assert stop(a.process) == 0
+
+
+def test_start_up_fault_rules_are_shared_once(dsn: str) -> None:
+    with instances(dsn, 2, "--fault", "rcpt:550:y@*:1") as (a, b), a.api() as api_a:
+        (rule,) = api_a.get("/api/faults").json()["faults"]
+        assert (rule["stage"], rule["code"], rule["match"], rule["remaining"]) == ("rcpt", 550, "y@*", 1)
+        codes = []
+        for instance in (b, a):
+            with smtplib.SMTP(*instance.smtp, timeout=30) as client:
+                client.ehlo("c.example")
+                client.mail("app@example.com")
+                codes.append(client.rcpt("y@example.com")[0])
+        assert codes == [550, 250]
