@@ -12,7 +12,7 @@ import pytest
 
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.model import Arrival, Envelope, Recipient
-from mailtrap_lite.search import parse_query
+from mailtrap_lite.search import MAX_QUERY_TERMS, parse_query
 from mailtrap_lite.store.base import Retention, Store
 from mailtrap_lite.store.postgres import PostgresStore
 from mailtrap_lite.store.postgres_db import where_clause
@@ -150,5 +150,19 @@ def test_nul_characters_are_stored_and_found(request: pytest.FixtureRequest) -> 
         await store.add(stored, session)
         assert [m.id for m in (await store.list_messages(parse_query("a\x00b"))).messages] == ["m0001"]
         assert await store.get_raw("m0001") == stored.raw
+
+    run(PostgresStore(dsn), scenario)
+
+
+@pytest.mark.parametrize("trigrams", [True, False])
+def test_the_largest_query_allowed_runs(request: pytest.FixtureRequest, trigrams: bool) -> None:
+    dsn = fresh_pg(request, trigrams=trigrams)
+    session = new_session()
+    longest = parse_query(" ".join([f"word{n % 10}" for n in range(MAX_QUERY_TERMS)]))
+
+    async def scenario(store: Store) -> None:
+        await store.add(new_message(session, 1, body=" ".join(f"word{n}" for n in range(10))), session)
+        await store.add(new_message(session, 2), session)
+        assert [m.id for m in (await store.list_messages(longest)).messages] == ["m0001"]
 
     run(PostgresStore(dsn), scenario)
