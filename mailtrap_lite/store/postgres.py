@@ -362,12 +362,13 @@ class PostgresStore:
             return tuple(int(value) for value in row)
 
         problem = writer.problem
-        try:
-            messages, unread, sessions, size, db_size = await self.read(work)
-            self._counts = (messages, unread, sessions, size)
-        except StoreUnavailable as error:
-            problem = problem or str(error)
-            (messages, unread, sessions, size), db_size = self._counts, None
+        (messages, unread, sessions, size), db_size = self._counts, None
+        if problem is None:  # else a read would wait for the pool's timeout: show the last counts
+            try:
+                messages, unread, sessions, size, db_size = await self.read(work)
+                self._counts = (messages, unread, sessions, size)
+            except StoreUnavailable as error:
+                problem = str(error)
         return StoreStats(
             self.kind,
             messages,

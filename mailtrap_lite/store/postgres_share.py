@@ -112,7 +112,8 @@ class Sharing:
                 if not listening.done():
                     listening.set_exception(StoreError(f"cannot listen for events: {error}"))
                     return
-                self.store.writer().lost(f"lost the connection to {self.store.where}: {error}")
+                log.warning("stopped hearing the other instances (%s); listening again", error)
+                self.store.writer().suspect()
             await asyncio.sleep(RECONNECT_INTERVAL)
 
     async def _heard(self, payload: str) -> None:

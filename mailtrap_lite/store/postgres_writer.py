@@ -37,12 +37,15 @@ class GroupWriter:
         self._task: asyncio.Task[None] | None = None
         self._last_attempt = 0.0
         self.problem: str | None = None  # why writes fail now, or None
+        self._probe: asyncio.Task[None] | None = None
 
     async def start(self, connection: AsyncConnection[Any]) -> None:
         self._connection = connection
         self._task = asyncio.create_task(self._serve())
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -70,11 +73,16 @@ class GroupWriter:
             with contextlib.suppress(StoreUnavailable):
                 await self._connected()
 
-    def lost(self, reason: str) -> None:
-        """Another connection saw the server go: drop ours, so the next write connects afresh."""
-        if self._connection is not None and not self._connection.closed:
-            self._connection.pgconn.finish()
-        self._set_problem(reason)
+    def suspect(self) -> None:
+        """Another connection to the server broke: find out, with a write of nothing in the queue's
+        order, whether ours did too, so that the outage shows (and the next message connects afresh)
+        before a message pays for it."""
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._check_alive())
+
+    async def _check_alive(self) -> None:
+        with contextlib.suppress(StoreError):
+            await self.run(_nothing)
 
     async def _serve(self) -> None:
         while True:
@@ -140,3 +148,7 @@ def _settle(batch: list[tuple[Work, asyncio.Future[Any]]], error: BaseException)
     for _, future in batch:
         if not future.done():
             future.set_exception(error)
+
+
+async def _nothing(db: AsyncConnection[Any]) -> None:
+    await db.execute("SELECT 1")
