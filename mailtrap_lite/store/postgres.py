@@ -155,18 +155,19 @@ class PostgresStore:
     async def ingest(self, arrival: Arrival) -> StoredMessage:
         build = (arrival.message_id, arrival.raw, arrival.envelope, arrival.session.id, arrival.eight_bit)
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
+            # The search columns too: normalising a large body would hold the loop.
+            stored, row = await asyncio.get_running_loop().run_in_executor(self._parser, _parse, *build)
         else:
             stored = build_message(*build)
-        await self.add(stored, arrival.session)
+            row = _row(stored)
+        await self._insert(stored, row, arrival.session)
         return stored
 
     async def add(self, message: StoredMessage, session: Session) -> None:
+        await self._insert(message, _row(message), session)
+
+    async def _insert(self, message: StoredMessage, row: dict[str, object], session: Session) -> None:
         change = self._change(session, delivered=True)
-        row = row_values(message.summary, message.body_text)
-        row["session_id"] = message.summary.session_id
-        row["summary"] = encode(message.summary)
-        row["raw"] = message.raw
         insert = f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})"
         notice = json.dumps({"i": self.instance, "t": "message.new", "id": message.summary.id})
 
@@ -379,6 +380,20 @@ class PostgresStore:
             writable=problem is None,
             problem=problem,
         )
+
+
+def _row(message: StoredMessage) -> dict[str, object]:
+    """The ``messages`` row of a message, but its seq."""
+    row = row_values(message.summary, message.body_text)
+    row["session_id"] = message.summary.session_id
+    row["summary"] = encode(message.summary)
+    row["raw"] = message.raw
+    return row
+
+
+def _parse(*build: Any) -> tuple[StoredMessage, dict[str, object]]:
+    stored = build_message(*build)
+    return stored, _row(stored)
 
 
 async def _save_session(db: Connection, change: _SessionChange) -> None:
