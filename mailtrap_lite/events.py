@@ -3,7 +3,7 @@
 Publishing never waits: SMTP ingest must not slow down because a browser tab or a test is slow to read.
 A subscriber whose queue is full is marked overflowed and gets no more events; its owner (the websocket
 endpoint) notices and disconnects it with a reason. A store shared by several instances sets ``relay``
-to hand each event published here to the other instances, and publishes theirs with ``relay=False``.
+to hand each event published here to the other instances, and publishes theirs marked ``remote``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ class Event:
     data: Any
     # The object the event is about (e.g. a MessageSummary), for in-process filters; not serialised.
     subject: Any = None
+    # Heard from another instance sharing the store: what must happen once per event (a webhook) was
+    # done there, and it is not relayed back.
+    remote: bool = False
 
 
 @dataclass(eq=False)
@@ -75,11 +78,11 @@ class EventHub:
             return
         self.publish(Event(event_type, data(), subject))
 
-    def publish(self, event: Event, *, relay: bool = True) -> None:
-        """Deliver to every subscriber that wants the event, and to ``relay`` unless told not to; must be
-        called on the event loop."""
+    def publish(self, event: Event) -> None:
+        """Deliver to every subscriber that wants the event, and to ``relay`` unless it is remote; must
+        be called on the event loop."""
         self.published += 1
-        if relay and self.relay is not None:
+        if self.relay is not None and not event.remote:
             self.relay(event)
         for subscription in list(self._subscribers):
             if subscription.accept is not None and not subscription.accept(event):

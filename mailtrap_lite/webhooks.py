@@ -158,7 +158,7 @@ class WebhookDispatcher:
         )
 
     def _wanted(self, event: Event) -> bool:
-        if event.type != "message.new":
+        if event.type != "message.new" or event.remote:  # the instance that took it posts it
             return False
         query, stored = self.settings.query, event.subject
         return query is None or stored is None or matches(query, stored.summary, stored.body_text)

@@ -127,19 +127,19 @@ class Sharing:
             elif kind == "message.new":
                 stored = await self.store.get_stored(body["id"])
                 if stored is not None:
-                    self.hub.publish(Event("message.new", to_json(stored.summary), stored), relay=False)
+                    self.hub.publish(Event("message.new", to_json(stored.summary), stored, remote=True))
             elif kind == "message.updated":
                 summary = await self.store.get_summary(body["id"])
                 if summary is not None:
-                    self.hub.publish(Event("message.updated", to_json(summary), summary), relay=False)
+                    self.hub.publish(Event("message.updated", to_json(summary), summary, remote=True))
             elif kind in ("message.deleted", "messages.cleared"):
                 data = {key: body[key] for key in ("ids", "reason") if key in body}
-                self.hub.publish(Event(kind, data), relay=False)
+                self.hub.publish(Event(kind, data, remote=True))
             elif kind == "session.ended":
                 session = await self.store.get_session(body["id"])
                 if session is not None:
                     data = session_json(session, transcript=False)
-                    self.hub.publish(Event("session.ended", data, session), relay=False)
+                    self.hub.publish(Event("session.ended", data, session, remote=True))
         except StoreError as error:
             log.warning("an event from another instance was lost: %s", error)
 

@@ -5,6 +5,7 @@ acknowledged message and the other keeps serving. Also the start-up errors of ``
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import re
 import signal
@@ -251,3 +252,36 @@ def test_start_up_fault_rules_are_shared_once(dsn: str) -> None:
                 client.mail("app@example.com")
                 codes.append(client.rcpt("y@example.com")[0])
         assert codes == [550, 250]
+
+
+def test_a_webhook_is_posted_once_by_the_instance_that_took_the_message(dsn: str) -> None:
+    posted: list[bytes] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posted.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver) as receiver:
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        try:
+            with instances(dsn, 2, "--webhook", hook) as (a, b), a.api() as api_a, b.api() as api_b:
+                with connect(b.ws) as live:
+                    send(a, "hooked")
+                    assert next_frame(live, "message.new", timeout=30)["data"]["subject"] == "hooked"
+                eventually(
+                    lambda: (
+                        [d["status"] for d in api_a.get("/api/webhooks").json()["deliveries"]]
+                        == ["delivered"]
+                    )
+                )
+                # B announced the message (above) but left the webhook to A.
+                assert api_b.get("/api/webhooks").json()["deliveries"] == []
+        finally:
+            receiver.shutdown()
+    assert len(posted) == 1 and b'"hooked"' in posted[0]
