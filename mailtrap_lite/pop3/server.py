@@ -32,6 +32,8 @@ FAILED_LOGIN_DELAY = 0.5  # seconds: slows password guessing without holding any
 IDLE_TIMEOUT = 600.0
 TRANSCRIPT_LIST_LINES = 10  # lines of a long LIST/UIDL kept in the transcript; the rest are counted
 SHUTDOWN_GRACE = 3.0
+DISCONNECTED = "client disconnected without QUIT"
+LINGER = 2.0  # seconds spent reading (and dropping) what a refused client still sends
 
 
 class POP3Host:
@@ -133,7 +135,10 @@ class Connection:
         try:
             await self._reply(Reply(replies.GREETING.format(host=self.host.hostname)))
             await self._converse()
-        except (ConnectionError, ssl.SSLError, OSError) as error:
+        except ConnectionError:  # reset or broken pipe: the client went away, like EOF without QUIT
+            if not self._shutting_down:
+                self._lost(DISCONNECTED)
+        except (ssl.SSLError, OSError) as error:
             self._lost(f"connection lost: {error.__class__.__name__}")
         except TimeoutError:
             self._lost("idle timeout")
@@ -159,7 +164,7 @@ class Connection:
                 data = await self.reader.read(READ_SIZE)
             if not data:
                 if not self._shutting_down:
-                    self._lost("client disconnected without QUIT")
+                    self._lost(DISCONNECTED)
                 return
             for line in self.lines.feed(data):
                 if not await self._command(line):
@@ -167,7 +172,18 @@ class Connection:
             if self.lines.overflowed:
                 self._lost("line too long")
                 await self._reply(Reply(replies.LINE_TOO_LONG))
+                await self._linger()
                 return
+
+    async def _linger(self) -> None:
+        """Half-close and drop the client's remaining input for a moment: closing a socket with unread
+        input resets the connection, and the reset can destroy the error reply before the client reads it."""
+        if self.writer.can_write_eof():
+            self.writer.write_eof()
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+            async with asyncio.timeout(LINGER):
+                while await self.reader.read(READ_SIZE):
+                    pass
 
     async def _command(self, line: bytes) -> bool:
         """Carry out one command line; False when the connection is to close."""
