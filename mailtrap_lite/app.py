@@ -121,16 +121,15 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
-        try:
-            pop3 = [
-                await self.pop3.listen(address, implicit_tls=implicit) if address is not None else None
-                for address, implicit in ((self.config.pop3, False), (self.config.pop3s, True))
-            ]
-        except OSError as error:
-            http_socket.close()
-            await self.smtp.close()
-            await self.pop3.close()
-            raise StartupError(f"cannot listen for POP3: {error.strerror}") from error
+        pop3: list[HostPort | None] = []
+        for address, implicit in ((self.config.pop3, False), (self.config.pop3s, True)):
+            try:
+                pop3.append(await self.pop3.listen(address, implicit_tls=implicit) if address else None)
+            except OSError as error:
+                http_socket.close()
+                await self.smtp.close()
+                await self.pop3.close()
+                raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
         ctx = WebContext(self.service, self.config, self.version, self.faults)
         uv_config = uvicorn.Config(
             create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False

@@ -272,3 +272,21 @@ def test_clients_that_vanish_leave_no_live_session(server: MailServer, api: http
     sessions = api.get("/api/sessions").json()["sessions"]
     assert {s["error"] for s in sessions} == {"client disconnected without QUIT"}
     assert api.get("/api/stats").json()["open_sessions"] == 0
+
+
+def test_stopping_the_server_tells_an_open_session_and_saves_it(tmp_path: Path) -> None:
+    config = pop3_config(db=tmp_path / "mail.db")
+    server = MailServer(config)
+    addresses = server.start()
+    send((addresses.smtp.host, addresses.smtp.port), simple_message().as_bytes())
+    client = connect(server)
+    client.user("default")
+    client.pass_("x")
+    client.dele(1)
+    server.stop()
+    assert client.file.readline() == replies.SHUTTING_DOWN.encode() + b"\r\n"  # RFC 2449 §8.1.2
+    client.close()
+    with serving(config) as again, httpx.Client(base_url=again.addresses.url) as api:  # type: ignore[union-attr]
+        assert api.get("/api/messages").json()["total"] == 1  # no QUIT, no UPDATE: nothing deleted
+        session = api.get("/api/sessions").json()["sessions"][0]
+        assert session["protocol"] == "pop3" and session["error"] == "server shutting down"
