@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import ssl
 
@@ -34,6 +35,14 @@ TRANSCRIPT_LIST_LINES = 10  # lines of a long LIST/UIDL kept in the transcript; 
 SHUTDOWN_GRACE = 3.0
 DISCONNECTED = "client disconnected without QUIT"
 LINGER = 2.0  # seconds spent reading (and dropping) what a refused client still sends
+
+
+class _Then(enum.Enum):
+    GO_ON = "go on"
+    CLOSE = "close"
+    # After STLS: lines that came with it are plaintext an attacker could have injected (RFC 2595 §4 as
+    # RFC 3207 §4.2); they are dropped.
+    DROP_THE_REST = "drop the rest"
 
 
 class POP3Host:
@@ -167,8 +176,11 @@ class Connection:
                     self._lost(DISCONNECTED)
                 return
             for line in self.lines.feed(data):
-                if not await self._command(line):
+                then = await self._command(line)
+                if then is _Then.CLOSE:
                     return
+                if then is _Then.DROP_THE_REST:
+                    break
             if self.lines.overflowed:
                 self._lost("line too long")
                 await self._reply(Reply(replies.LINE_TOO_LONG))
@@ -185,24 +197,24 @@ class Connection:
                 while await self.reader.read(READ_SIZE):
                     pass
 
-    async def _command(self, line: bytes) -> bool:
-        """Carry out one command line; False when the connection is to close."""
+    async def _command(self, line: bytes) -> _Then:
+        """Carry out one command line; says what to do with the connection and the lines read with it."""
         self.transcript.client(self.machine.loggable(line).encode("utf-8", "replace") + b"\r\n")
         action = self.machine.receive(line)
         if isinstance(action, Reply):
             await self._reply(action)
-            return not action.close
+            return _Then.CLOSE if action.close else _Then.GO_ON
         if isinstance(action, Login):
             await self._login(action)
         elif isinstance(action, Fetch):
             await self._fetch(action)
         elif isinstance(action, StartTLS):
             await self._start_tls()
-            return not self.writer.is_closing()
+            return _Then.CLOSE if self.writer.is_closing() else _Then.DROP_THE_REST
         else:
             await self._update(action)
-            return False
-        return True
+            return _Then.CLOSE
+        return _Then.GO_ON
 
     async def _reply(self, reply: Reply) -> None:
         self.transcript.server(reply.status)
@@ -259,8 +271,6 @@ class Connection:
     async def _start_tls(self) -> None:
         assert self.host.tls_context is not None
         await self._reply(Reply(replies.STLS_GO))
-        # RFC 2595 §4 (as RFC 3207 §4.2): whatever the client sent after STLS, before the handshake, is
-        # plaintext an attacker could have injected; it is dropped.
         self.lines.discard()
         try:
             await self.writer.start_tls(self.host.tls_context)

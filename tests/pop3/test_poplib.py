@@ -290,3 +290,22 @@ def test_stopping_the_server_tells_an_open_session_and_saves_it(tmp_path: Path) 
         assert api.get("/api/messages").json()["total"] == 1  # no QUIT, no UPDATE: nothing deleted
         session = api.get("/api/sessions").json()["sessions"][0]
         assert session["protocol"] == "pop3" and session["error"] == "server shutting down"
+
+
+def test_plaintext_sent_with_stls_is_dropped(server: MailServer, api: httpx.Client) -> None:
+    assert server.addresses is not None and server.addresses.pop3 is not None
+    address = server.addresses.pop3
+    with socket.create_connection((address.host, address.port), timeout=30) as raw:
+        greeting = raw.makefile("rb")
+        greeting.readline()
+        raw.sendall(b"STLS\r\nUSER injected\r\n")
+        assert greeting.readline() == replies.STLS_GO.encode() + b"\r\n"
+        with client_context(server).wrap_socket(raw, server_hostname="localhost") as secure:
+            stream = secure.makefile("rwb")
+            stream.write(b"PASS x\r\nQUIT\r\n")
+            stream.flush()
+            assert stream.readline() == replies.PASS_WITHOUT_USER.encode() + b"\r\n"  # USER never arrived
+            assert stream.readline().startswith(b"+OK")
+    eventually(lambda: not server.service.live_sessions)
+    lines = [line["line"] for line in api.get("/api/sessions").json()["sessions"][0]["transcript"]]
+    assert "USER injected" not in lines and "PASS ****" in lines
