@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite import webhooks
+from mailtrap_lite.config import Config, HostPort, exposure_warning
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
@@ -30,6 +31,7 @@ from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from mailtrap_lite.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -89,6 +91,9 @@ class MailServer:
         self.tls_certificate = tls.certificate_pem if tls else None
         self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
         self.pop3 = POP3Host(self.config, self.service, self.smtp.credentials, self.tls_context)
+        self.webhooks = WebhookDispatcher(
+            webhooks.settings_from_config(self.config, self.version), self.service.subscribe
+        )
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -130,7 +135,7 @@ class MailServer:
                 await self.smtp.close()
                 await self.pop3.close()
                 raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version, self.faults)
+        ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
         uv_config = uvicorn.Config(
             create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
         )
@@ -142,9 +147,13 @@ class MailServer:
                 raise StartupError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         port = http_socket.getsockname()[1]
+        if (warning := exposure_warning(self.config)) is not None:
+            log.warning("%s", warning)
         self.addresses = Addresses(
             smtp_address, HostPort(self.config.http.host, port), smtps_address, pop3=pop3[0], pop3s=pop3[1]
         )
+        if self.config.webhook:
+            self.webhooks.start()
         self._maintenance = asyncio.create_task(self._maintain())
         self._loop_lag = asyncio.create_task(self.service.loop_lag.run())
         return self.addresses
@@ -180,6 +189,7 @@ class MailServer:
                 task.cancel()
         await self.smtp.close()
         await self.pop3.close()
+        await self.webhooks.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             try:
