@@ -263,6 +263,9 @@ class Connection:
         for start in range(0, len(raw), SEND_CHUNK):
             self.writer.write(stuffer.feed(raw[start : start + SEND_CHUNK]))
             await self.writer.drain()
+            # drain() returns without yielding while the socket takes everything (a fast local reader):
+            # give the loop its turn after each chunk anyway.
+            await asyncio.sleep(0)
         self.writer.write(stuffer.end())
         await self.writer.drain()
         self.transcript.note(f"message {fetch.number}: {len(raw)} bytes")

@@ -309,3 +309,26 @@ def test_plaintext_sent_with_stls_is_dropped(server: MailServer, api: httpx.Clie
     eventually(lambda: not server.service.live_sessions)
     lines = [line["line"] for line in api.get("/api/sessions").json()["sessions"][0]["transcript"]]
     assert "USER injected" not in lines and "PASS ****" in lines
+
+
+def test_a_reader_that_stalls_mid_retr_holds_up_nobody(
+    server: MailServer, smtp_address: tuple[str, int], api: httpx.Client
+) -> None:
+    send(smtp_address, with_attachment(size=8_000_000).as_bytes())
+    stored = api.get("/api/messages/latest/raw").content
+    stalled = connect(server)
+    stalled.user("default")
+    stalled.pass_("x")
+    stalled.sock.sendall(b"RETR 1\r\n")  # and reads nothing for now: the server must wait on it, not block
+    other = connect(server)
+    other.user("default")
+    other.pass_("x")
+    assert other.stat() == (1, len(stored))
+    other.quit()
+    assert api.get("/livez").status_code == 200
+    assert stalled.file.readline() == f"+OK {len(stored)} octets\r\n".encode()
+    lines = []
+    while (line := stalled.file.readline()) != b".\r\n":
+        lines.append(line[1:] if line.startswith(b"..") else line)
+    assert b"".join(lines) == stored
+    stalled.quit()
