@@ -57,6 +57,7 @@ class POP3Host:
     ) -> None:
         self.hostname = config.hostname
         self.require_tls = config.require_tls
+        self.idle_timeout = IDLE_TIMEOUT
         self.service = service
         self.credentials = credentials
         self.tls_context = tls_context
@@ -144,15 +145,20 @@ class Connection:
         try:
             await self._reply(Reply(replies.GREETING.format(host=self.host.hostname)))
             await self._converse()
+        except TimeoutError:  # before OSError, which it is a kind of
+            self._lost("idle timeout")
+            with contextlib.suppress(Exception):
+                await self._reply(Reply(replies.IDLE))
         except ConnectionError:  # reset or broken pipe: the client went away, like EOF without QUIT
             if not self._shutting_down:
                 self._lost(DISCONNECTED)
         except (ssl.SSLError, OSError) as error:
             self._lost(f"connection lost: {error.__class__.__name__}")
-        except TimeoutError:
-            self._lost("idle timeout")
+        except Exception:
+            log.exception("POP3 session %s failed", self.record.id)
+            self._lost("internal error")
             with contextlib.suppress(Exception):
-                await self._reply(Reply(replies.IDLE))
+                await self._reply(Reply(replies.INTERNAL_ERROR))
 
     def shut_down(self) -> None:
         """The server is stopping: say so (RFC 2449 §8.1.2) and hang up, without entering UPDATE."""
@@ -169,7 +175,7 @@ class Connection:
 
     async def _converse(self) -> None:
         while True:
-            async with asyncio.timeout(IDLE_TIMEOUT):
+            async with asyncio.timeout(self.host.idle_timeout):
                 data = await self.reader.read(READ_SIZE)
             if not data:
                 if not self._shutting_down:

@@ -332,3 +332,13 @@ def test_a_reader_that_stalls_mid_retr_holds_up_nobody(
         lines.append(line[1:] if line.startswith(b"..") else line)
     assert b"".join(lines) == stored
     stalled.quit()
+
+
+def test_an_idle_session_is_logged_out(server: MailServer, api: httpx.Client) -> None:
+    server.pop3.idle_timeout = 0.5  # RFC 1939's ten minutes, shortened for the test
+    client = connect(server)
+    client.user("default")
+    assert client.file.readline() == replies.IDLE.encode() + b"\r\n"
+    client.close()
+    eventually(lambda: not server.service.live_sessions)
+    assert api.get("/api/sessions").json()["sessions"][0]["error"] == "idle timeout"
