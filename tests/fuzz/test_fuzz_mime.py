@@ -137,5 +137,6 @@ def test_an_unsplit_multipart_with_8bit_text_inside_embedded_messages() -> None:
     check(
         b"MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
         b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
-        b'Content-Type: multipart/mixed; boundary="other"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\x80\r\n'
+        b'Content-Type: multipart/mixed; boundary="other"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain\r\n\r\n\x80\r\n"
     )
