@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,7 +28,7 @@ from mailtrap_lite.ids import new_id
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage, TranscriptLine
 from mailtrap_lite.search import Query
-from mailtrap_lite.store.base import Retention, StoreStats
+from mailtrap_lite.store.base import RAW_CHUNK_BYTES, RawStream, Retention, StoreStats, stream_of
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
 from mailtrap_lite.store.postgres_db import (
     connect,
@@ -51,6 +51,7 @@ CHANNEL = "mailtrap_lite"  # the LISTEN/NOTIFY channel of live events (postgres_
 READERS = 4
 POOL_WAIT = 5.0  # seconds a read waits for a connection before it is answered 503
 DELETE_SLICE = 250  # deletions go in slices, each its own transaction, so arriving mail is not held up
+MAX_RAW_STREAMS = 16
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class PostgresStore:
         self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
         self._counts = (0, 0, 0, 0)  # the last counters read, shown while the database is away
         self._sharing: Sharing | None = None
+        self._raw_streams = 0  # downloads under way, each on a connection of its own
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -244,6 +246,40 @@ class PostgresStore:
     async def get_raw(self, message_id: str) -> bytes | None:
         row = await self._fetchone("SELECT raw FROM messages WHERE id = %s", (message_id,))
         return bytes(row[0]) if row else None
+
+    async def raw_stream(self, message_id: str) -> RawStream | None:
+        row = await self._fetchone("SELECT length(raw) FROM messages WHERE id = %s", (message_id,))
+        return None if row is None else RawStream(int(row[0]), self._raw_chunks(message_id))
+
+    async def _raw_chunks(self, message_id: str) -> AsyncIterator[bytes]:
+        # A connection of its own, in one repeatable-read transaction, so that a deletion meanwhile does not
+        # cut the download short, while the client reads at its own pace and the pool's connections stay
+        # free. The bytes are stored uncompressed, so each piece reads only its own part. Opened on the
+        # first read; past MAX_RAW_STREAMS at once the bytes are read whole.
+        if self._raw_streams >= MAX_RAW_STREAMS:
+            raw = await self.get_raw(message_id)
+            if raw is not None:
+                async for piece in stream_of(raw).chunks:
+                    yield piece
+            return
+        self._raw_streams += 1
+        try:
+            connection = await connect(conninfo(self.url, "mailtrap-lite download"), self.where)
+            async with connection, connection.transaction():
+                await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                sql = b"SELECT substring(raw FROM %s FOR %s) FROM messages WHERE id = %s"
+                start = 1
+                while True:
+                    cursor = await connection.execute(sql, (start, RAW_CHUNK_BYTES, message_id))
+                    row = await cursor.fetchone()
+                    if row is None or not row[0]:
+                        return
+                    yield bytes(row[0])
+                    start += RAW_CHUNK_BYTES
+        except psycopg.Error as error:
+            raise unavailable(error, self.where) from error
+        finally:
+            self._raw_streams -= 1
 
     async def latest_id(self) -> str | None:
         row = await self._fetchone("SELECT id FROM messages ORDER BY seq DESC LIMIT 1", ())
