@@ -170,14 +170,18 @@ class PostgresStore:
 
     async def _insert(self, message: StoredMessage, row: dict[str, object], session: Session) -> None:
         change = self._change(session, delivered=True)
-        insert = f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})"
+        # The notification is delivered on COMMIT, and only then: another instance hears of exactly what
+        # was stored.
+        insert = (
+            f"WITH stored AS (INSERT INTO messages ({', '.join(row)}) "
+            f"VALUES ({', '.join(['%s'] * len(row))}) RETURNING id) "
+            "SELECT pg_notify(%s, %s) FROM stored"
+        )
         notice = json.dumps({"i": self.instance, "t": "message.new", "id": message.summary.id})
 
         async def work(db: Connection) -> None:
             await _save_session(db, change)
-            await db.execute(insert.encode(), list(row.values()))
-            # Delivered on COMMIT, and only then: another instance hears of exactly what was stored.
-            await db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notice))
+            await db.execute(insert.encode(), [*row.values(), CHANNEL, notice])
 
         await self._write_session(session, work)
 
@@ -436,22 +440,25 @@ async def _save_session(db: Connection, change: _SessionChange) -> None:
     whole = change.bare
     if change.rewrite:
         whole = dataclasses.replace(whole, message_ids=change.message_ids)
-    await db.execute(
+    upsert = (
         "INSERT INTO sessions (id, delivered, data) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-        "delivered = EXCLUDED.delivered, "
-        "data = CASE WHEN %s THEN EXCLUDED.data ELSE sessions.data END",
-        (change.bare.id, change.delivered, encode(whole), change.rewrite),
+        "delivered = EXCLUDED.delivered, data = CASE WHEN %s THEN EXCLUDED.data ELSE sessions.data END"
     )
+    params: list[object] = [change.bare.id, change.delivered, encode(whole), change.rewrite]
     start = change.start
     if start is None:  # the whole transcript: replace what is stored
         await db.execute("DELETE FROM transcripts WHERE session_id = %s", (change.bare.id,))
         start = 0
-    if change.lines:
-        lines = json.dumps([[line.t_ms, line.dir, line.line, line.fault_id] for line in change.lines])
-        await db.execute(
-            "INSERT INTO transcripts (session_id, first, lines) VALUES (%s, %s, %s)",
-            (change.bare.id, start, lines),
+    if change.lines:  # one statement for both: one round of psycopg's work instead of two
+        upsert = (
+            f"WITH saved AS ({upsert} RETURNING id) "
+            "INSERT INTO transcripts (session_id, first, lines) SELECT id, %s, %s FROM saved"
         )
+        params += [
+            start,
+            json.dumps([[line.t_ms, line.dir, line.line, line.fault_id] for line in change.lines]),
+        ]
+    await db.execute(upsert.encode(), params)
 
 
 async def _load_session(db: Connection, data: str) -> Session:
