@@ -55,6 +55,8 @@ class EventHub:
         self.queue_size = queue_size
         self._subscribers: set[Subscription] = set()
         self.published = 0
+        # Passes events to the other instances; it must read only ``subject`` of the event types that
+        # ``publish_new`` publishes (``data`` is None when nobody here listens).
         self.relay: Callable[[Event], None] | None = None
 
     def subscribe(
@@ -73,8 +75,10 @@ class EventHub:
 
     def publish_new(self, event_type: EventType, data: Callable[[], Any], subject: Any = None) -> None:
         """Publish an event whose JSON is built only if someone listens (no tab open, no test waiting)."""
-        if not self._subscribers and self.relay is None:
+        if not self._subscribers:
             self.published += 1
+            if self.relay is not None:  # it reads the subject, not the JSON
+                self.relay(Event(event_type, None, subject))
             return
         self.publish(Event(event_type, data(), subject))
 
