@@ -23,7 +23,12 @@ _METRICS = (
     ("mailtrap_messages_stored", "gauge", "Messages held by the store.", "messages"),
     ("mailtrap_messages_unread", "gauge", "Stored messages not yet read.", "unread"),
     ("mailtrap_stored_bytes", "gauge", "Bytes of the stored messages.", "bytes"),
-    ("mailtrap_database_bytes", "gauge", "Size of the SQLite database files.", "db_size"),
+    (
+        "mailtrap_database_bytes",
+        "gauge",
+        "Size of the database: the SQLite files, or the PostgreSQL database.",
+        "db_size",
+    ),
     ("mailtrap_store_writable", "gauge", "1 when the store takes messages, 0 when they get 451.", "writable"),
     ("mailtrap_event_subscribers", "gauge", "Websocket and long-poll subscribers.", "subscribers"),
     ("mailtrap_uptime_seconds", "gauge", "Seconds since start.", "uptime_seconds"),
