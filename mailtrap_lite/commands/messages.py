@@ -1,0 +1,246 @@
+"""``ls``, ``show``, ``links``, ``clear`` and ``wait``: reading and deleting caught mail from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from mailtrap_lite.client import MailtrapClient
+from mailtrap_lite.commands import common
+from mailtrap_lite.commands.links import links_in
+from mailtrap_lite.model import rfc3339, utcnow
+
+PAGE = 1000
+# The server answers a long poll after at most this many seconds; a longer --timeout asks again.
+MAX_POLL = 300.0
+MAX_LISTED = 20
+
+
+def register(commands: Any) -> None:
+    server = common.server_options()
+    epilog = common.EXIT_CODES_HELP
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    wait = commands.add_parser(
+        "wait",
+        parents=[server],
+        help="wait until messages matching QUERY arrive",
+        description='Wait until COUNT messages match QUERY ("" for any message) and print them; on '
+        "timeout list what did arrive and exit 1.",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    common.add_query(wait, required=True)
+    wait.add_argument("--count", type=_positive_int, default=1, help="how many messages (default 1)")
+    wait.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait (default 30)")
+    wait.set_defaults(run=run_wait)
+
+    ls = commands.add_parser(
+        "ls", parents=[server], help="list messages, newest first", epilog=epilog, formatter_class=formatter
+    )
+    common.add_query(ls)
+    ls.add_argument(
+        "--limit", type=_count, default=50, help="at most this many (default 50; 0 lists every match)"
+    )
+    ls.set_defaults(run=run_ls)
+
+    show = commands.add_parser(
+        "show", parents=[server], help="print one message", epilog=epilog, formatter_class=formatter
+    )
+    show.add_argument("id", metavar="ID", help="a message id, or latest")
+    views = show.add_mutually_exclusive_group()
+    for view, text in (
+        ("text", "the plain-text body"),
+        ("html", "the HTML body"),
+        ("raw", "the bytes as received"),
+        ("headers", "the headers, one a line"),
+    ):
+        views.add_argument(f"--{view}", dest="view", action="store_const", const=view, help=text)
+    show.set_defaults(run=run_show, view=None)
+
+    links = commands.add_parser(
+        "links",
+        parents=[server],
+        help="print the links in a message's bodies, one a line",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    links.add_argument("id", metavar="ID", help="a message id, or latest")
+    links.set_defaults(run=run_links)
+
+    clear = commands.add_parser(
+        "clear",
+        parents=[server],
+        help="delete the messages matching QUERY (every message without one)",
+        epilog=epilog,
+        formatter_class=formatter,
+    )
+    common.add_query(clear)
+    clear.set_defaults(run=run_clear)
+
+
+def _positive_int(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < 10**7:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return value
+
+
+def print_summaries(arguments: argparse.Namespace, listing: dict[str, Any]) -> None:
+    if arguments.json:
+        common.print_json(listing)
+        return
+    for summary in listing["messages"]:
+        print(common.summary_line(summary))
+
+
+def run_wait(arguments: argparse.Namespace) -> int:
+    query = common.query_text(arguments.query)
+    client = common.connect(arguments)
+    started = rfc3339(utcnow())
+    deadline = time.monotonic() + arguments.timeout
+    with common.api_errors():
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            listing, enough = client.wait(query, arguments.count, min(remaining, MAX_POLL))
+            if enough or remaining <= MAX_POLL:
+                break
+    if enough:
+        print_summaries(arguments, listing)
+        return common.EXIT_OK
+    with common.api_errors():
+        arrived = client.search(f"after:{started}", limit=MAX_LISTED)
+    if arguments.json:
+        common.print_json({**listing, "error": "timed out", "arrived": arrived})
+    print(
+        f"timed out after {arguments.timeout:g}s: {listing['total']} of {arguments.count} messages "
+        f"matched {query or 'any message'!r}",
+        file=sys.stderr,
+    )
+    print(_arrived_text(arrived), file=sys.stderr)
+    return common.EXIT_FAILED
+
+
+def _arrived_text(arrived: dict[str, Any]) -> str:
+    if not arrived["total"]:
+        return "No message arrived while waiting."
+    lines = [f"Arrived while waiting ({arrived['total']}):"]
+    lines += [f"  {common.summary_line(summary)}" for summary in arrived["messages"]]
+    if arrived["total"] > len(arrived["messages"]):
+        lines.append(f"  ... and {arrived['total'] - len(arrived['messages'])} more")
+    return "\n".join(lines)
+
+
+def run_ls(arguments: argparse.Namespace) -> int:
+    query = common.query_text(arguments.query)
+    client = common.connect(arguments)
+    wanted = arguments.limit  # 0: every match
+    messages: list[dict[str, Any]] = []
+    with common.api_errors():
+        while True:
+            size = min(PAGE, wanted - len(messages)) if wanted else PAGE
+            listing = client.search(query, limit=size, offset=len(messages))
+            messages += listing["messages"]
+            if not listing["messages"] or len(messages) >= (wanted or listing["total"]):
+                break
+    result = {**listing, "count": len(messages), "messages": messages}
+    print_summaries(arguments, result)
+    if not arguments.json and result["total"] > len(messages):
+        print(f"({len(messages)} of {result['total']} shown; --limit 0 lists all)", file=sys.stderr)
+    return common.EXIT_OK
+
+
+def _message(client: MailtrapClient, message_id: str) -> dict[str, Any]:
+    with common.api_errors(not_found=f"no message {message_id!r}"):
+        found = client.message(message_id)
+    return found
+
+
+def run_show(arguments: argparse.Namespace) -> int:
+    client = common.connect(arguments)
+    if arguments.view == "raw":
+        with common.api_errors(not_found=f"no message {arguments.id!r}"):
+            raw = client.raw(arguments.id)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(raw)
+        return common.EXIT_OK
+    message = _message(client, arguments.id)
+    if arguments.json:
+        common.print_json(message)
+    elif arguments.view == "headers":
+        for name, value in message["headers"]:
+            print(f"{name}: {value}")
+    elif arguments.view in ("text", "html"):
+        body = message[arguments.view]
+        if body is None:
+            raise common.CommandError(f"message {message['id']} has no {arguments.view} body")
+        print(body, end="" if body.endswith("\n") else "\n")
+    else:
+        print(_human(message), end="")
+    return common.EXIT_OK
+
+
+def _human(message: dict[str, Any]) -> str:
+    lines = [
+        f"Id:       {message['id']}",
+        f"Received: {message['received_at']}",
+        f"From:     {common.address_text(message.get('from'))}",
+        f"To:       {', '.join(common.address_text(a) for a in message['to']) or '-'}",
+    ]
+    if message["cc"]:
+        lines.append(f"Cc:       {', '.join(common.address_text(a) for a in message['cc'])}")
+    if message["bcc"]:
+        lines.append(f"Bcc:      {', '.join(common.address_text(a) for a in message['bcc'])}")
+    lines.append(f"Subject:  {message['subject']}")
+    for attachment in message["attachments"]:
+        lines.append(
+            f"Attached: {attachment['filename'] or '(no name)'} ({attachment['content_type']}, "
+            f"{attachment['size']} bytes)"
+        )
+    body: str | None = message["text"]
+    if body is None:
+        body = "(no text body; --html shows the HTML one)" if message["html"] is not None else "(no body)"
+    return "\n".join(lines) + "\n\n" + body + ("" if body.endswith("\n") else "\n")
+
+
+def run_links(arguments: argparse.Namespace) -> int:
+    message = _message(common.connect(arguments), arguments.id)
+    found = links_in(message["text"], message["html"])
+    if arguments.json:
+        common.print_json({"id": message["id"], "links": found})
+    else:
+        for link in found:
+            print(link)
+    return common.EXIT_OK
+
+
+def run_clear(arguments: argparse.Namespace) -> int:
+    with common.api_errors():
+        deleted = common.connect(arguments).delete_matching(common.query_text(arguments.query))
+    if arguments.json:
+        common.print_json(deleted)
+    else:
+        print(f"deleted {deleted['deleted']} message{'' if deleted['deleted'] == 1 else 's'}")
+    return common.EXIT_OK
