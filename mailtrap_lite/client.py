@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["APIError", "MailtrapClient"]
 
@@ -37,7 +37,7 @@ class MailtrapClient:
         self._auth: str | None = None
         netloc = parts.netloc
         if parts.username is not None:
-            credentials = f"{parts.username}:{parts.password or ''}".encode()
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             self._auth = "Basic " + base64.b64encode(credentials).decode()
             netloc = netloc.rpartition("@")[2]
         self.url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))

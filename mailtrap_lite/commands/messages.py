@@ -10,7 +10,6 @@ from typing import Any
 from mailtrap_lite.client import MailtrapClient
 from mailtrap_lite.commands import common
 from mailtrap_lite.commands.links import links_in
-from mailtrap_lite.model import rfc3339, utcnow
 
 PAGE = 1000
 # The server answers a long poll after at most this many seconds; a longer --timeout asks again.
@@ -119,7 +118,6 @@ def print_summaries(arguments: argparse.Namespace, listing: dict[str, Any]) -> N
 def run_wait(arguments: argparse.Namespace) -> int:
     query = common.query_text(arguments.query)
     client = common.connect(arguments)
-    started = rfc3339(utcnow())
     deadline = time.monotonic() + arguments.timeout
     with common.api_errors():
         while True:
@@ -131,25 +129,26 @@ def run_wait(arguments: argparse.Namespace) -> int:
         print_summaries(arguments, listing)
         return common.EXIT_OK
     with common.api_errors():
-        arrived = client.search(f"after:{started}", limit=MAX_LISTED)
+        received = client.search(None, limit=MAX_LISTED)
     if arguments.json:
-        common.print_json({**listing, "error": "timed out", "arrived": arrived})
+        common.print_json({**listing, "error": "timed out", "received": received})
     print(
         f"timed out after {arguments.timeout:g}s: {listing['total']} of {arguments.count} messages "
         f"matched {query or 'any message'!r}",
         file=sys.stderr,
     )
-    print(_arrived_text(arrived), file=sys.stderr)
+    print(_received_text(received), file=sys.stderr)
     return common.EXIT_FAILED
 
 
-def _arrived_text(arrived: dict[str, Any]) -> str:
-    if not arrived["total"]:
-        return "No message arrived while waiting."
-    lines = [f"Arrived while waiting ({arrived['total']}):"]
-    lines += [f"  {common.summary_line(summary)}" for summary in arrived["messages"]]
-    if arrived["total"] > len(arrived["messages"]):
-        lines.append(f"  ... and {arrived['total'] - len(arrived['messages'])} more")
+def _received_text(received: dict[str, Any]) -> str:
+    """What the server holds, newest first: often the message waited for, sent to the wrong address."""
+    if not received["total"]:
+        return "The server holds no message."
+    lines = [f"The server holds {received['total']}, newest first:"]
+    lines += [f"  {common.summary_line(summary)}" for summary in received["messages"]]
+    if received["total"] > len(received["messages"]):
+        lines.append(f"  ... and {received['total'] - len(received['messages'])} more")
     return "\n".join(lines)
 
 
