@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite.config import Config, HostPort, exposure_warning
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
@@ -129,6 +129,8 @@ class MailServer:
                 raise StartupError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         port = http_socket.getsockname()[1]
+        if (warning := exposure_warning(self.config)) is not None:
+            log.warning("%s", warning)
         self.addresses = Addresses(smtp_address, HostPort(self.config.http.host, port), smtps_address)
         self._maintenance = asyncio.create_task(self._maintain())
         self._loop_lag = asyncio.create_task(self.service.loop_lag.run())

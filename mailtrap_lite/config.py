@@ -350,3 +350,22 @@ def validate(config: Config) -> Config:
     if len(config.fault) > MAX_RULES:
         raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
     return config
+
+
+def exposure_warning(config: Config) -> str | None:
+    """What to warn about when the web side listens beyond this machine with no password on it."""
+    if config.ui_auth is not None or _is_loopback(config.http.host):
+        return None
+    return (
+        f"the web UI and API listen on {config.http} without --ui-auth: anyone who can reach that address "
+        "can read every captured message (password-reset links, tokens) and change or delete them"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

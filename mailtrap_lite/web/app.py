@@ -73,11 +73,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: f"no such path: {request.url.path}", 405: f"method {request.method} not allowed here"}
     headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = allowed_methods(request)
+    status = exc.status_code
+    if status == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
+        elif request.url.path.startswith("/api/"):
+            # Only the UI's files answered (with their own Allow): no API route has this path, whatever
+            # the method.
+            status = 404
+            headers.pop("Allow", None)
     return JSONResponse(
-        {"error": message.get(exc.status_code, str(exc.detail))},
-        status_code=exc.status_code,
+        {"error": message.get(status, str(exc.detail))},
+        status_code=status,
         headers=headers,
     )
 
