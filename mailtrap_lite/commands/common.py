@@ -75,19 +75,25 @@ def connect(arguments: argparse.Namespace, *, timeout: float = 30.0) -> Mailtrap
         raise CommandError(str(error), EXIT_USAGE) from None
 
 
+def command_error(error: APIError, not_found: str | None = None) -> CommandError:
+    """The server's answer as an exit code: 400 is bad usage, 404 ``not_found`` (when given), others a
+    failure of the server or of reaching it."""
+    if error.status == 400:
+        return CommandError(error.message, EXIT_USAGE)
+    if error.status == 404 and not_found is not None:
+        return CommandError(not_found, EXIT_FAILED)
+    if error.status == 0:
+        return CommandError(error.message, EXIT_SERVER)
+    return CommandError(f"the server answered {error.status}: {error.message}", EXIT_SERVER)
+
+
 @contextmanager
 def api_errors(not_found: str | None = None) -> Iterator[None]:
-    """Turn the server's answers into exit codes: 400 is bad usage, 404 ``not_found``, others a failure."""
+    """Raise ``command_error`` for an APIError inside the block."""
     try:
         yield
     except APIError as error:
-        if error.status == 400:
-            raise CommandError(error.message, EXIT_USAGE) from None
-        if error.status == 404 and not_found is not None:
-            raise CommandError(not_found, EXIT_FAILED) from None
-        if error.status == 0:
-            raise CommandError(error.message, EXIT_SERVER) from None
-        raise CommandError(f"the server answered {error.status}: {error.message}", EXIT_SERVER) from None
+        raise command_error(error, not_found) from None
 
 
 def query_text(words: list[str] | None) -> str | None:

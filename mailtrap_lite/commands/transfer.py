@@ -24,6 +24,8 @@ from mailtrap_lite.model import rfc3339
 PAGE = 500
 # A page whose listing moved under it (messages deleted meanwhile) is asked again this often at most.
 MAX_RETRIES = 20
+# What POST /api/messages answers about one message; an import goes on with the next.
+REFUSED_MESSAGE = frozenset({400, 413})
 
 
 def register(commands: Any) -> None:
@@ -181,9 +183,8 @@ def run_import(arguments: argparse.Namespace) -> int:
                     try:
                         summary = client.submit(mail.raw, mail.mail_from, mail.recipients or None)
                     except APIError as error:
-                        if error.status in (0, 401, 403, 421) or error.status >= 500:
-                            with common.api_errors():
-                                raise
+                        if error.status not in REFUSED_MESSAGE:  # the server, not this message
+                            raise common.command_error(error) from None
                         failed.append({"file": mail.name, "error": error.message})
                         print(f"mailtrap-lite import: {mail.name}: {error.message}", file=sys.stderr)
                         continue

@@ -3,10 +3,11 @@ sendmail_path that the sendmail parser takes as meant."""
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 
-from mailtrap_lite.commands import NAMES, common, sendmail
+from mailtrap_lite.commands import NAMES, build_parser, common, sendmail
 from tests.cli.conftest import ROOT, run
 
 
@@ -19,6 +20,8 @@ def section() -> str:
 def test_every_subcommand_is_in_the_table_and_in_help() -> None:
     rows = re.findall(r"^\| `(\w+)", section(), re.MULTILINE)
     assert sorted(rows) == sorted(NAMES)
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(subcommands.choices) == sorted(NAMES)  # what cli.py dispatches on is what is registered
     listed = run("ls", "--help").stdout  # a subcommand's help ends with the exit codes
     assert common.EXIT_CODES_HELP in listed
     serving = " ".join(run("--help").stdout.split())

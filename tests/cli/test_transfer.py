@@ -24,7 +24,8 @@ import pytest
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.client import MailtrapClient
 from mailtrap_lite.commands import mailfiles, transfer
-from tests.cli.conftest import CORPUS, Run, message
+from tests.cli.conftest import CORPUS, Run, message, run
+from tests.conftest import free_config
 
 # Lines an mbox must quote, and a message without a final line break.
 TRICKY = [
@@ -248,3 +249,22 @@ def test_mbox_reader_and_writer_agree_on_every_quoting_case() -> None:
     assert [m.raw for m in read] == [TRICKY[0], TRICKY[1] + b"\n", TRICKY[2]]
     assert {m.mail_from for m in read} == {"a@example.com"}
     assert written.startswith(b"From a@example.com Fri Jan 02 00:00:00 2026\n")
+
+
+def test_import_goes_on_past_a_message_too_big_and_stops_when_the_server_is_gone(tmp_path: Path) -> None:
+    big, small = tmp_path / "big.eml", tmp_path / "small.eml"
+    big.write_bytes(message("big", body="x" * 2000))
+    small.write_bytes(message("small"))
+    server = MailServer(free_config(max_message_size=1024))
+    server.start()
+    try:
+        assert server.addresses is not None
+        url = server.addresses.url
+        result = run("import", str(big), str(small), "--url", url)
+        assert result.returncode == 1
+        assert result.stdout.strip() == "imported 1 message, 1 failed"
+        assert "big.eml: the message is larger than --max-message-size (1024 bytes)" in result.stderr
+    finally:
+        server.stop()
+    gone = run("import", str(small), "--url", url)
+    assert gone.returncode == 3 and "cannot reach mailtrap-lite" in gone.stderr
