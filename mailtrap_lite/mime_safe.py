@@ -96,7 +96,9 @@ class Warnings:
                 self._items.setdefault(key, MessageWarning(code, message))
                 return
             self._defects += 1
-        self._items[key] = MessageWarning(code, message, "info" if code in INFORMATIONAL_WARNINGS else "warning")
+        self._items[key] = MessageWarning(
+            code, message, "info" if code in INFORMATIONAL_WARNINGS else "warning"
+        )
 
     def result(self) -> tuple[MessageWarning, ...]:
         return tuple(self._items.values())

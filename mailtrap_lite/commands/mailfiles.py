@@ -20,6 +20,7 @@ from typing import BinaryIO
 FORMATS = ("mbox", "zip")
 _SUFFIXES = {".mbox": "mbox", ".mbx": "mbox", ".zip": "zip", ".eml": "eml"}
 NULL_SENDER = "MAILER-DAEMON"
+MAX_COMMENT = 0xFFFF  # a zip entry's comment length is a 16-bit field
 
 _QUOTE = re.compile(rb"^(>*From )", re.MULTILINE)
 _UNQUOTE = re.compile(rb"^>(>*From )", re.MULTILINE)
@@ -87,7 +88,10 @@ def zip_entry(
 ) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(f"{number:06d}-{message_id}.eml", received.astimezone(UTC).timetuple()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED
-    info.comment = json.dumps(envelope, ensure_ascii=False).encode()
+    comment = json.dumps(envelope, ensure_ascii=False).encode()
+    if len(comment) > MAX_COMMENT:  # thousands of recipients: keep the sender, the headers name the rest
+        comment = json.dumps({"mail_from": envelope.get("mail_from")}, ensure_ascii=False).encode()
+    info.comment = comment
     return info
 
 

@@ -268,3 +268,12 @@ def test_import_goes_on_past_a_message_too_big_and_stops_when_the_server_is_gone
         server.stop()
     gone = run("import", str(small), "--url", url)
     assert gone.returncode == 3 and "cannot reach mailtrap-lite" in gone.stderr
+
+
+def test_a_zip_comment_too_long_for_its_field_keeps_the_sender(tmp_path: Path) -> None:
+    many = {"mail_from": "a@example.com", "rcpt": [f"recipient{n}@example.com" for n in range(3000)]}
+    info = mailfiles.zip_entry(1, "x", datetime(2026, 1, 2, tzinfo=UTC), many)
+    with zipfile.ZipFile(tmp_path / "many.zip", "w") as archive:
+        archive.writestr(info, b"Subject: x\r\n\r\n")
+    (read,) = mailfiles.read_zip(tmp_path / "many.zip")
+    assert (read.mail_from, read.recipients, read.raw) == ("a@example.com", [], b"Subject: x\r\n\r\n")
