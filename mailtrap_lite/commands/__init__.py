@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mailtrap-lite",
         description="Talk to a running mailtrap-lite server. Without a subcommand, mailtrap-lite serves.",
         epilog=common.EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=common.HelpFormatter,
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in (messages, transfer, sendmail, health):

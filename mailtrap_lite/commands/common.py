@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -30,6 +30,15 @@ URL_ENV = "MAILTRAP_LITE_URL"
 USER_ENV = "MAILTRAP_LITE_USER"
 # A server's own credentials: a health check run inside its container needs no other setting.
 SERVER_AUTH_ENV = "MAILTRAP_LITE_UI_AUTH"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Descriptions filled to the terminal's width; text of several lines (the exit codes) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class CommandError(Exception):
@@ -57,6 +66,22 @@ def server_options() -> argparse.ArgumentParser:
     )
     group.add_argument("--json", action="store_true", help="print JSON for scripts instead of text")
     return parent
+
+
+def add_command(
+    commands: Any, name: str, summary: str, description: str | None = None, *, epilog: str = EXIT_CODES_HELP
+) -> argparse.ArgumentParser:
+    """A subcommand that talks to the HTTP API: the server options, ``summary`` in the list of commands,
+    ``description`` (else the summary) atop its help and the exit codes below."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        parents=[server_options()],
+        help=summary,
+        description=description or summary[0].upper() + summary[1:] + ".",
+        epilog=epilog,
+        formatter_class=HelpFormatter,
+    )
+    return parser
 
 
 def connect(arguments: argparse.Namespace, *, timeout: float = 30.0) -> MailtrapClient:
@@ -96,6 +121,16 @@ def api_errors(not_found: str | None = None) -> Iterator[None]:
         raise command_error(error, not_found) from None
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < 10**7:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return value
+
+
 def query_text(words: list[str] | None) -> str | None:
     """Query words as typed on the command line (``to:ann subject:Welcome``) as one query."""
     text = " ".join(words or ()).strip()
@@ -129,6 +164,3 @@ def add_query(parser: argparse.ArgumentParser, *, required: bool = False, what: 
         metavar="QUERY",
         help=f"search words selecting the {what} (as in the web UI: to:ann subject:Welcome has:attachment)",
     )
-
-
-Run = Callable[[argparse.Namespace], int]

@@ -14,27 +14,26 @@ from mailtrap_lite.commands import common
 POLL_INTERVAL = 0.25  # seconds between two tries of readyz --wait
 
 
+READYZ_EXIT_CODES = """exit codes:
+  0  ready
+  1  not ready, or the server cannot be reached (with --wait: not before the timeout)
+  2  bad usage"""
+
+
 def register(commands: Any) -> None:
-    server = common.server_options()
-    formatter = argparse.RawDescriptionHelpFormatter
-    status = commands.add_parser(
-        "status",
-        parents=[server],
-        help="the server's version, store, counts and readiness",
-        epilog=common.EXIT_CODES_HELP,
-        formatter_class=formatter,
-    )
+    status = common.add_command(commands, "status", "the server's version, store, counts and readiness")
     status.set_defaults(run=run_status)
-    readyz = commands.add_parser(
+    readyz = common.add_command(
+        commands,
         "readyz",
-        parents=[server],
-        help="exit 0 when the server can store messages, 1 when not (or unreachable)",
-        description="Ask /readyz once, or with --wait until it is ready or the timeout passes: exit 0 when "
-        "ready, 1 when not or when the server cannot be reached (for compose health checks).",
+        "exit 0 when the server can store messages, 1 when not (or unreachable)",
+        "Ask /readyz once, or with --wait until it is ready or the timeout passes (for compose health "
+        "checks).",
+        epilog=READYZ_EXIT_CODES,
     )
     readyz.add_argument("--wait", action="store_true", help="keep asking until ready or --timeout")
     readyz.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to keep asking with --wait (default 30)"
+        "--timeout", type=common.seconds, default=30.0, help="seconds to keep asking with --wait (default 30)"
     )
     readyz.set_defaults(run=run_readyz)
 

@@ -18,36 +18,26 @@ MAX_LISTED = 20
 
 
 def register(commands: Any) -> None:
-    server = common.server_options()
-    epilog = common.EXIT_CODES_HELP
-    formatter = argparse.RawDescriptionHelpFormatter
-
-    wait = commands.add_parser(
+    wait = common.add_command(
+        commands,
         "wait",
-        parents=[server],
-        help="wait until messages matching QUERY arrive",
-        description='Wait until COUNT messages match QUERY ("" for any message) and print them; on '
-        "timeout list what did arrive and exit 1.",
-        epilog=epilog,
-        formatter_class=formatter,
+        "wait until messages matching QUERY arrive",
+        'Wait until COUNT messages match QUERY ("" for any message) and print them; on timeout list the '
+        "newest messages the server holds and exit 1.",
     )
     common.add_query(wait, required=True)
     wait.add_argument("--count", type=_positive_int, default=1, help="how many messages (default 1)")
-    wait.add_argument("--timeout", type=_seconds, default=30.0, help="seconds to wait (default 30)")
+    wait.add_argument("--timeout", type=common.seconds, default=30.0, help="seconds to wait (default 30)")
     wait.set_defaults(run=run_wait)
 
-    ls = commands.add_parser(
-        "ls", parents=[server], help="list messages, newest first", epilog=epilog, formatter_class=formatter
-    )
+    ls = common.add_command(commands, "ls", "list messages, newest first")
     common.add_query(ls)
     ls.add_argument(
         "--limit", type=_count, default=50, help="at most this many (default 50; 0 lists every match)"
     )
     ls.set_defaults(run=run_ls)
 
-    show = commands.add_parser(
-        "show", parents=[server], help="print one message", epilog=epilog, formatter_class=formatter
-    )
+    show = common.add_command(commands, "show", "print one message")
     show.add_argument("id", metavar="ID", help="a message id, or latest")
     views = show.add_mutually_exclusive_group()
     for view, text in (
@@ -59,22 +49,12 @@ def register(commands: Any) -> None:
         views.add_argument(f"--{view}", dest="view", action="store_const", const=view, help=text)
     show.set_defaults(run=run_show, view=None)
 
-    links = commands.add_parser(
-        "links",
-        parents=[server],
-        help="print the links in a message's bodies, one a line",
-        epilog=epilog,
-        formatter_class=formatter,
-    )
+    links = common.add_command(commands, "links", "print the links in a message's bodies, one a line")
     links.add_argument("id", metavar="ID", help="a message id, or latest")
     links.set_defaults(run=run_links)
 
-    clear = commands.add_parser(
-        "clear",
-        parents=[server],
-        help="delete the messages matching QUERY (every message without one)",
-        epilog=epilog,
-        formatter_class=formatter,
+    clear = common.add_command(
+        commands, "clear", "delete the messages matching QUERY (every message without one)"
     )
     common.add_query(clear)
     clear.set_defaults(run=run_clear)
@@ -94,16 +74,6 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 <= value < 10**7:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
     return value
 
 

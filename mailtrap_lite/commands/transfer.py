@@ -29,32 +29,25 @@ REFUSED_MESSAGE = frozenset({400, 413})
 
 
 def register(commands: Any) -> None:
-    server = common.server_options()
-    epilog = common.EXIT_CODES_HELP
-    formatter = argparse.RawDescriptionHelpFormatter
-    export = commands.add_parser(
+    export = common.add_command(
+        commands,
         "export",
-        parents=[server],
-        help="write the messages matching QUERY to an mbox or a zip of .eml files",
-        description="Write the messages matching QUERY (all without one), oldest first, to FILE: an mboxrd "
-        "file (.mbox) or a zip of .eml files (.zip) whose entries keep each envelope. Messages that "
-        "arrive during the export are left out.",
-        epilog=epilog,
-        formatter_class=formatter,
+        "write the messages matching QUERY to an mbox or a zip of .eml files",
+        "Write the messages matching QUERY (all without one), oldest first, to FILE: an mboxrd file (.mbox) "
+        "or a zip of .eml files (.zip) whose entries keep each envelope. Messages that arrive during the "
+        "export are left out.",
     )
     common.add_query(export)
     export.add_argument("-o", "--output", required=True, type=Path, metavar="FILE", help="the file to write")
     export.add_argument("--format", choices=mailfiles.FORMATS, help="default: by FILE's extension")
     export.set_defaults(run=run_export)
 
-    load = commands.add_parser(
+    load = common.add_command(
+        commands,
         "import",
-        parents=[server],
-        help="store the messages of .eml, mbox and zip files through the API",
-        description="Post every message of every FILE to POST /api/messages. The envelope comes from the "
-        "file where it says (an mbox's From line, a zip entry's comment), else from the headers.",
-        epilog=epilog,
-        formatter_class=formatter,
+        "store the messages of .eml, mbox and zip files through the API",
+        "Post every message of every FILE to POST /api/messages. The envelope comes from the file where it "
+        "says (an mbox's From line, a zip entry's comment), else from the headers.",
     )
     load.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".eml, .mbox or .zip")
     load.add_argument("--format", choices=(*mailfiles.FORMATS, "eml"), help="default: by extension")
