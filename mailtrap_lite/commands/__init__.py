@@ -8,6 +8,7 @@ exit code (``common.EXIT_*``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -42,3 +43,7 @@ def main(argv: Sequence[str]) -> int:
         return error.code
     except KeyboardInterrupt:
         return common.EXIT_FAILED
+    except BrokenPipeError:  # `mailtrap-lite ls | head -1`: the reader has what it wanted
+        # Python flushes stdout again at exit, which would fail once more: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return common.EXIT_OK

@@ -4,7 +4,10 @@ codes; mail arrives over smtplib."""
 from __future__ import annotations
 
 import json
+import shlex
 import smtplib
+import subprocess
+import sys
 import threading
 import time
 
@@ -164,3 +167,18 @@ def test_an_unreachable_server_exits_3() -> None:
     result = run("ls", "--url", "http://127.0.0.1:9")
     assert result.returncode == 3
     assert "cannot reach mailtrap-lite at http://127.0.0.1:9" in result.stderr
+
+
+def test_a_reader_that_stops_early_is_no_error(env: dict[str, str], smtp_address: tuple[str, int]) -> None:
+    send(smtp_address, *(message(f"n{number}") for number in range(300)))
+    command = f"{shlex.quote(sys.executable)} -m mailtrap_lite ls --limit 0 | head -1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1 and result.stderr == ""
