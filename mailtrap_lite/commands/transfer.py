@@ -22,6 +22,7 @@ from mailtrap_lite.commands.progress import Progress
 from mailtrap_lite.model import rfc3339
 
 PAGE = 500
+PIN_WINDOW = 50
 # A page whose listing moved under it (messages deleted meanwhile) is asked again this often at most.
 MAX_RETRIES = 20
 # What POST /api/messages answers about one message; an import goes on with the next.
@@ -59,10 +60,12 @@ def pages(client: MailtrapClient, query: str | None, size: int = PAGE) -> Iterat
 
     The listing is newest first, so pages are taken from its end. Messages that arrive later are kept out
     by a ``before:`` term; when the count changes anyway (deletions), the page is asked again."""
-    newest = client.search(query, limit=1)["messages"]
+    newest = client.search(query, limit=min(size, PIN_WINDOW))["messages"]
     if not newest:
         return
-    received = datetime.fromisoformat(newest[0]["received_at"].replace("Z", "+00:00"))
+    # The latest time among the newest few: a small message can be stored, with a later time, while a
+    # large one that arrived before it is still being parsed.
+    received = max(_received(summary) for summary in newest)
     pinned = f"{query or ''} before:{rfc3339(received + timedelta(milliseconds=1))}".strip()
     total = client.search(pinned, limit=1)["total"]
     done = 0
