@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +23,7 @@ from mailtrap_lite.model import rfc3339
 
 PAGE = 500
 PIN_WINDOW = 50
+Write = Callable[[int, dict[str, Any], bytes], None]  # message number, summary, bytes
 # A page whose listing moved under it (messages deleted meanwhile) is asked again this often at most.
 MAX_RETRIES = 20
 # What POST /api/messages answers about one message; an import goes on with the next.
@@ -124,7 +125,7 @@ def run_export(arguments: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _writer(path: Path, kind: str) -> Iterator[Any]:
+def _writer(path: Path, kind: str) -> Iterator[Write]:
     """A function writing one message (number, summary, raw) to the file; the file is whole at the end."""
     partial = path.with_name(path.name + ".partial")
     try:
@@ -145,14 +146,14 @@ def _received(summary: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(summary["received_at"].replace("Z", "+00:00"))
 
 
-def _mbox_writer(stream: BinaryIO) -> Any:
+def _mbox_writer(stream: BinaryIO) -> Write:
     def write(number: int, summary: dict[str, Any], raw: bytes) -> None:
         stream.write(mailfiles.mbox_entry(raw, summary["envelope"]["mail_from"], _received(summary)))
 
     return write
 
 
-def _zip_writer(archive: zipfile.ZipFile) -> Any:
+def _zip_writer(archive: zipfile.ZipFile) -> Write:
     def write(number: int, summary: dict[str, Any], raw: bytes) -> None:
         envelope = summary["envelope"]
         accepted = [r["address"] for r in envelope["recipients"] if 200 <= r["code"] < 300]
