@@ -107,10 +107,16 @@ class MailService:
         return stored.summary
 
     async def submit(
-        self, raw: bytes, mail_from: str, recipients: Sequence[str], *, peer: str
+        self,
+        raw: bytes,
+        mail_from: str,
+        recipients: Sequence[str],
+        *,
+        peer: str,
+        via: str = "POST /api/messages",
     ) -> MessageSummary:
         """Store a message handed over HTTP as if it came over SMTP with this envelope, in a session of
-        its own (``protocol="http"``) whose transcript says how it came."""
+        its own (``protocol="http"``) whose transcript says how it came: ``via`` the request."""
         message_id = ids.new_id()
         queued = replies.QUEUED.format(id=message_id)
         envelope = Envelope(
@@ -119,7 +125,7 @@ class MailService:
             data=Reply(250, queued[4:]),
         )
         lines = [
-            f"POST /api/messages: {len(raw)} bytes of message/rfc822 over HTTP, not SMTP",
+            f"{via}: {len(raw)} bytes of message/rfc822 over HTTP, not SMTP",
             f"MAIL FROM:<{mail_from}>",
             *(f"RCPT TO:<{address}>" for address in recipients),
         ]
