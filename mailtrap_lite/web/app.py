@@ -10,13 +10,14 @@ import logging
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
-from mailtrap_lite.web import api, faults_api, ingest_api, openapi, preview, ws
+from mailtrap_lite.web import api, faults_api, ingest_api, openapi, preview, webhooks_api, ws
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
@@ -140,6 +141,18 @@ class BasicAuth:
 def create_app(ctx: WebContext) -> Starlette:
     # The guard comes first: a forged or rebound request is refused whether or not it carries credentials.
     middleware = [Middleware(Guard, policy=Policy.from_config(ctx.config))]
+    if ctx.config.cors_origin:
+        # Before basic auth: a browser sends its preflight without credentials.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(ctx.config.cors_origin),
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                allow_credentials=True,
+                max_age=600,
+            )
+        )
     if ctx.config.ui_auth:
         middleware.append(Middleware(BasicAuth, credentials=ctx.config.ui_auth))
     routes = [
@@ -149,6 +162,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
+        *webhooks_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
