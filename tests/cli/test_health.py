@@ -117,3 +117,20 @@ def test_credentials_for_a_server_with_ui_auth() -> None:
         assert run("readyz", "--url", url).returncode == 0  # the health checks stay open
     finally:
         server.stop()
+
+
+def test_a_server_under_a_base_path(tmp_path: Path) -> None:
+    server = MailServer(free_config(base_path="/mail"))
+    server.start()
+    try:
+        assert server.addresses is not None
+        url = server.addresses.url
+        assert url.endswith("/mail")
+        eml = tmp_path / "one.eml"
+        eml.write_bytes(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: prefixed\r\n\r\nhi\r\n")
+        assert run("import", str(eml), "--url", url).returncode == 0
+        listed = run("wait", "subject:prefixed", "--url", url + "/", "--timeout", "10")
+        assert listed.returncode == 0 and listed.stdout.rstrip().endswith("prefixed")
+        assert run("readyz", "--url", url).returncode == 0
+    finally:
+        server.stop()
