@@ -80,7 +80,9 @@ def _mbox_message(lines: list[bytes], sender: str, name: str) -> MailFile:
     if lines and lines[-1] == b"\n":  # the empty line that separates messages
         lines.pop()
     raw = _UNQUOTE.sub(rb"\1", b"".join(lines))
-    return MailFile(raw, name, "" if sender == NULL_SENDER else sender)
+    # Thunderbird writes "From - <date>": no sender, so the headers name it.
+    mail_from = None if sender in ("", "-") else "" if sender == NULL_SENDER else sender
+    return MailFile(raw, name, mail_from)
 
 
 def zip_entry(

@@ -277,3 +277,17 @@ def test_a_zip_comment_too_long_for_its_field_keeps_the_sender(tmp_path: Path) -
         archive.writestr(info, b"Subject: x\r\n\r\n")
     (read,) = mailfiles.read_zip(tmp_path / "many.zip")
     assert (read.mail_from, read.recipients, read.raw) == ("a@example.com", [], b"Subject: x\r\n\r\n")
+
+
+def test_a_thunderbird_from_line_names_no_sender() -> None:
+    mbox = b"From - Mon Jan  5 10:00:00 2026\nFrom: ann@example.com\nSubject: a\n\nhi\n\n"
+    mbox += b"From MAILER-DAEMON Mon Jan  5 10:00:01 2026\nSubject: b\n\nbounce\n\n"
+    mbox += b"From root@host Mon Jan  5 10:00:02 2026\nSubject: c\n\ncron\n"
+    read = list(mailfiles.read_mbox(io.BytesIO(mbox), "t.mbox"))
+    assert [(m.mail_from, m.name) for m in read] == [
+        (None, "t.mbox#1"),
+        ("", "t.mbox#2"),
+        ("root@host", "t.mbox#3"),
+    ]
+    assert read[0].raw == b"From: ann@example.com\nSubject: a\n\nhi\n"
+    assert read[2].raw == b"Subject: c\n\ncron\n"
