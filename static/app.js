@@ -131,13 +131,7 @@ $("delete-all").addEventListener("click", async () => {
 $("help-button").addEventListener("click", () => $("help").showModal());
 
 // .eml files dropped anywhere on the page are stored; they then arrive like any message.
-acceptDrops(document.body, {
-  onStored: () => {
-    searchError.textContent = "";
-    list.refresh();
-  },
-  onError: showError,
-});
+acceptDrops(document.body, { onStored: () => list.refresh() });
 
 // Desktop notifications: opt-in (the browser asks once), remembered, and only while the tab is hidden.
 const notifyButton = $("notify-button");

@@ -1,9 +1,16 @@
 // Drag-and-drop of .eml files onto the page: each is posted to api/messages as message/rfc822 (its
-// envelope comes from its headers) and arrives like any other message, through the live list.
+// envelope comes from its headers) and arrives like any other message, through the live list. What
+// happened is said in a status line of its own, which live updates of the list leave alone.
 
 const EML = /\.eml$/i;
 
-export function acceptDrops(target, { onStored, onError }) {
+export function acceptDrops(target, { onStored }) {
+  const status = document.createElement("p");
+  status.id = "drop-status";
+  status.className = "drop-status";
+  status.setAttribute("role", "status");
+  status.addEventListener("click", () => (status.textContent = ""));
+  target.append(status);
   let depth = 0; // dragenter/dragleave fire for every child crossed: count them
   const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
   const setActive = (active) => target.classList.toggle("dropping", active);
@@ -53,7 +60,9 @@ export function acceptDrops(target, { onStored, onError }) {
       }
       problems.push(`${file.name}: ${message}`);
     }
-    if (problems.length) onError(new Error(problems.join("; ")));
-    else onStored(stored);
+    const done = `${stored} message${stored === 1 ? "" : "s"} stored`;
+    status.textContent = problems.length ? `${done}; not stored: ${problems.join("; ")}` : done;
+    status.classList.toggle("failed", problems.length > 0);
+    if (stored) onStored(stored);
   });
 }

@@ -61,6 +61,7 @@ def test_dropped_eml_files_are_stored(ui: UI, api: httpx.Client) -> None:
     expect(row(page, "First dropped")).to_be_visible()  # type: ignore[arg-type]
     expect(row(page, "Second dropped")).to_be_visible()  # type: ignore[arg-type]
     expect(page.locator("body")).not_to_have_class(DROPPING)
+    expect(page.locator("#drop-status")).to_have_text("2 messages stored")
     messages = api.get("/api/messages").json()["messages"]
     assert {m["subject"] for m in messages} == {"First dropped", "Second dropped"}
     session = api.get(f"/api/messages/{messages[0]['id']}/session").json()
@@ -73,11 +74,16 @@ def test_a_drop_that_fails_says_why(ui: UI, api: httpx.Client) -> None:
         page,
         [("notes.txt", "hello"), ("nobody.eml", "Subject: nobody\r\n\r\nhi\r\n"), ("ok.eml", eml("Fine"))],
     )
-    error = page.locator("#search-error")
-    expect(error).to_contain_text("notes.txt: not an .eml file")
-    expect(error).to_contain_text("nobody.eml: no recipients")
+    status = page.locator("#drop-status")
+    expect(status).to_contain_text("1 message stored; not stored: notes.txt: not an .eml file")
+    expect(status).to_contain_text("nobody.eml: no recipients")
+    expect(status).to_have_class(re.compile(r"\bfailed\b"))
     expect(row(page, "Fine")).to_be_visible()  # type: ignore[arg-type]
+    expect(page.locator("#counts")).to_have_text("1 message · 1 unread")
+    expect(status).to_contain_text("nobody.eml: no recipients")  # the list's live refresh leaves it
     assert api.get("/api/messages").json()["total"] == 1
+    status.click()
+    expect(status).to_be_hidden()
 
 
 def test_dragging_away_drops_nothing(ui: UI, api: httpx.Client) -> None:
