@@ -22,6 +22,7 @@ from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -63,6 +64,11 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+def retention_of(config: Config) -> Retention:
+    overrides = tuple((r.mailbox, r.max_messages, r.max_age) for r in config.mailbox_retention)
+    return Retention(config.max_messages, config.max_age, overrides)
+
+
 class MailServer:
     """The whole catcher. ``await serve()`` until stopped, or ``start()``/``stop()`` on a thread."""
 
@@ -75,7 +81,10 @@ class MailServer:
         self.store = create_store(self.config)
         self.hub = EventHub()
         self.service = MailService(
-            self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
+            self.store,
+            self.hub,
+            retention_of(self.config),
+            Routing(self.config.mailbox, self.config.mailbox_per_user),
         )
         self.faults = FaultEngine()
         for spec in self.config.fault:
