@@ -77,13 +77,17 @@ class MemoryStore:
         summary = message.summary
         self._bytes += summary.size
         self._unread += not summary.read
-        box = self._boxes.setdefault(summary.mailbox, _Box())
+        box = self._boxes.setdefault(self._box_name(summary.id), _Box())
         box.ids[summary.id] = None
         box.bytes += summary.size
         box.unread += not summary.read
         self._sessions[session.id] = session
         self._stored_since.setdefault(session.id, []).append(summary.id)
         self._live[summary.session_id] = self._live.get(summary.session_id, 0) + 1
+
+    def _box_name(self, message_id: str) -> str:
+        """The mailbox of a stored message as queries name it (the search column: lower-case)."""
+        return str(self._rows[message_id]["mailbox"])
 
     async def save_session(self, session: Session) -> None:
         if session.message_ids and not self._live.get(session.id):  # all its messages were deleted
@@ -157,7 +161,7 @@ class MemoryStore:
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
         self._unread += stored.summary.read - summary.read
-        self._boxes[summary.mailbox].unread += stored.summary.read - summary.read
+        self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
         self._rows[message_id] = sql_row_values(summary, stored.body_text)
         return summary
@@ -169,15 +173,16 @@ class MemoryStore:
             if stored is None:
                 continue
             summary = stored.summary
+            name = self._box_name(message_id)
             del self._rows[message_id]
             self._bytes -= summary.size
             self._unread -= not summary.read
-            box = self._boxes[summary.mailbox]
+            box = self._boxes[name]
             del box.ids[message_id]
             box.bytes -= summary.size
             box.unread -= not summary.read
             if not box.ids:
-                del self._boxes[summary.mailbox]
+                del self._boxes[name]
             left = self._live[summary.session_id] - 1
             self._live[summary.session_id] = left
             if not left:
