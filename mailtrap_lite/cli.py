@@ -68,7 +68,10 @@ def describe(server: MailServer) -> str:
     ]
     if addresses.smtps is not None:
         lines.append(f"  SMTPS  {addresses.smtps}")
-    lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
+    lines += [
+        f"  web UI {addresses.url}/",
+        f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",
+    ]
     return "\n".join(lines)
 
 

@@ -163,7 +163,10 @@ class MemoryStore:
         self._unread += stored.summary.read - summary.read
         self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
-        self._rows[message_id] = sql_row_values(summary, stored.body_text)
+        if tags is None:  # only the read column changes: marking a mailbox read re-normalises no body
+            self._rows[message_id]["read"] = int(summary.read)
+        else:
+            self._rows[message_id] = sql_row_values(summary, stored.body_text)
         return summary
 
     async def delete(self, message_ids: list[str]) -> list[str]:
