@@ -125,11 +125,11 @@ class MemoryStore:
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         mailbox = only_mailbox(query)
-        if not query or mailbox is not None:  # no need to build a list of every message
-            box = self._boxes.get(mailbox) if mailbox is not None else None
-            total, unread = (len(box.ids), box.unread) if box else (0, 0)
-            if mailbox is None:
-                total, unread = len(self._messages), self._unread
+        if not query or mailbox is not None:  # from the counters: no need to build a list of every message
+            total, unread = len(self._messages), self._unread
+            if mailbox is not None:
+                box = self._boxes.get(mailbox)
+                total, unread = (len(box.ids), box.unread) if box else (0, 0)
             newest_first = self._newest_first(query)
             page = tuple(m.summary for m in itertools.islice(newest_first, offset, offset + limit))
             return Page(total=total, unread=unread, messages=page)
