@@ -16,6 +16,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from mailtrap_lite.events import Event, Subscription
+from mailtrap_lite.mailboxes import MailboxError, mailbox_name
 from mailtrap_lite.search import Query, QueryError, matches, parse_query
 from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
@@ -82,11 +83,12 @@ def client_request(text: str, current: Filter) -> str:
         return frame("error", {"error": "mailbox takes a mailbox name (or null for every mailbox)"})
     try:
         query = parse_query(text_query)
-    except QueryError as error:
+        mailbox = mailbox_name(mailbox) if mailbox else None
+    except (QueryError, MailboxError) as error:
         return frame("error", {"error": str(error), "subscribe": text_query})
     current.query = query if query else None
-    current.mailbox = mailbox.strip().lower() or None if mailbox is not None else None
-    return frame("subscribed", {"q": text_query or "", "mailbox": current.mailbox})
+    current.mailbox = mailbox
+    return frame("subscribed", {"q": text_query or "", "mailbox": mailbox})
 
 
 class _Connection:
