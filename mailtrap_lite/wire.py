@@ -30,6 +30,7 @@ from mailtrap_lite.model import (
     to_json,
 )
 from mailtrap_lite.store.base import MailboxStats
+from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -301,7 +302,7 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error, MailboxList, Marked,
+    FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus,
 )  # fmt: skip
 
 
