@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +32,7 @@ _UNSAFE_CHARS = re.compile(r"[^a-z0-9._+-]+")
 MAX_GLOB_CHARS = 512
 
 RuleKind = Literal["rcpt", "auth", "header"]
+_KINDS: dict[str, RuleKind] = {"rcpt": "rcpt", "auth": "auth", "header": "header"}
 
 
 class MailboxError(ValueError):
@@ -87,9 +87,9 @@ class Route:
 
 
 def parse_rule(text: str) -> Rule:
-    kind, colon, rest = text.strip().partition(":")
-    kind = kind.lower()
-    if not colon or kind not in ("rcpt", "auth", "header"):
+    name, colon, rest = text.strip().partition(":")
+    kind = _KINDS.get(name.lower())
+    if not colon or kind is None:
         raise MailboxError(f"bad rule {text!r}: expected rcpt:GLOB, auth:GLOB or header:NAME:GLOB")
     glob = rest
     header = None
@@ -99,7 +99,7 @@ def parse_rule(text: str) -> Rule:
             raise MailboxError(f"bad rule {text!r}: expected header:NAME:GLOB, e.g. header:X-Mailbox:*")
     if not glob or len(glob) > MAX_GLOB_CHARS or not glob.isprintable():
         raise MailboxError(f"bad rule {text!r}: the glob must be 1-{MAX_GLOB_CHARS} printable characters")
-    return Rule(kind, glob, header)  # type: ignore[arg-type]
+    return Rule(kind, glob, header)
 
 
 def parse_route(text: str) -> Route:
@@ -166,8 +166,3 @@ def mailboxes_of(query: Query | None) -> frozenset[str] | None:
             names = frozenset(name.strip() for name in term.value.split(","))
             found = names if found is None else found & names
     return found
-
-
-def visible(allowed: Sequence[str] | None, mailbox: str) -> bool:
-    """Whether a user restricted to ``allowed`` mailboxes (None: unrestricted) may see ``mailbox``."""
-    return allowed is None or mailbox in allowed

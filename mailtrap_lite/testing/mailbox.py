@@ -53,8 +53,9 @@ class Mailbox:
 
     @property
     def headers(self) -> dict[str, str]:
-        """Headers that put a message in this view's mailbox, whatever the server's routing rules are not
-        given to match first: ``{"X-Mailtrap-Mailbox": name}`` (empty for the whole server's view)."""
+        """Headers that put a message in this view's mailbox: ``{"X-Mailtrap-Mailbox": name}`` (empty for
+        the whole server's view). The server honours the header unless one of its ``--mailbox`` rules
+        matches the message first."""
         return {MAILBOX_HEADER: self.name} if self.name else {}
 
     def _scoped(self, q: str | None) -> str | None:
