@@ -139,3 +139,9 @@ def test_a_cross_origin_page_cannot_post(api: httpx.Client) -> None:
     response = post(api, Origin="http://attacker.example")
     assert response.status_code == 403
     assert api.get("/api/messages").json()["total"] == 0
+
+
+def test_a_posted_message_is_routed_like_smtp_mail(api: httpx.Client) -> None:
+    summary = post(api, b"X-Mailtrap-Mailbox: CI-Run\r\n" + RAW).json()
+    assert (summary["mailbox"], summary["mailbox_rule"]) == ("ci-run", "header:X-Mailtrap-Mailbox")
+    assert api.get("/api/messages", params={"mailbox": "ci-run"}).json()["total"] == 1
