@@ -22,6 +22,7 @@ from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.relay.relayer import Relayer
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -85,6 +86,7 @@ class MailServer:
         # The PEM a client can trust to verify the server (cafile/cadata), e.g. the self-signed one.
         self.tls_certificate = tls.certificate_pem if tls else None
         self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
+        self.relay = Relayer(self.config, self.service) if self.config.relay is not None else None
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -117,7 +119,9 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version, self.faults)
+        if self.relay is not None:
+            await self.relay.start()
+        ctx = WebContext(self.service, self.config, self.version, self.faults, self.relay)
         uv_config = uvicorn.Config(
             create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
         )
@@ -171,6 +175,8 @@ class MailServer:
             except TimeoutError:
                 self._uvicorn.force_exit = True
                 await self._web_task
+        if self.relay is not None:
+            await self.relay.close()
         await self.service.close()
         await self.store.close()
 

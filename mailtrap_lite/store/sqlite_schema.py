@@ -4,7 +4,7 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 3):
+Tables (version 4):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
@@ -25,6 +25,8 @@ Tables (version 3):
   pre-filter only has to let every match through. Since version 3 it is filled after the commit that
   acknowledges a message, by the writer when it is idle (``SQLiteStore`` explains why); messages past
   ``counters.indexed`` are not in it yet, and searches take them all as candidates.
+- ``relay_queue`` (version 4): codec JSON of each RelayItem of the store-and-forward queue. A message's
+  releases are in its ``summary``.
 """
 
 from __future__ import annotations
@@ -150,7 +152,11 @@ CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  # MIGRATIONS[n - 1] brings a database to version n
+_V4 = """
+CREATE TABLE relay_queue (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, data TEXT NOT NULL);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,14 +1,19 @@
-"""What every HTTP handler may reach: the service, the running configuration and the fault rules."""
+"""What every HTTP handler may reach: the service, the running configuration, the fault rules and the
+relay."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
 from mailtrap_lite.config import Config
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.service import MailService
+
+if TYPE_CHECKING:
+    from mailtrap_lite.relay.relayer import Relayer
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +22,7 @@ class WebContext:
     config: Config
     version: str
     faults: FaultEngine = field(default_factory=FaultEngine)
+    relay: Relayer | None = None  # None: no --relay, releases are refused
 
 
 def context(connection: HTTPConnection) -> WebContext:
