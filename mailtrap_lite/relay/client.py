@@ -183,10 +183,8 @@ async def deliver(
             code, result, error = None, "deferred", str(failure) or type(failure).__name__
             recorder.note(error)
         finally:
-            if smtp.is_connected:
-                smtp.close()
-            else:
-                sock.close()
+            # The socket belongs to the transport now, which closes it (after a TLS close_notify).
+            smtp.close()
         break
     release = Release(
         at=at,

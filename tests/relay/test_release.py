@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
@@ -13,7 +15,7 @@ from tests.relay.helpers import RAW, api_of, latest_id, messages, relaying, runn
 
 
 @pytest.fixture
-def upstream() -> MailServer:
+def upstream() -> Iterator[MailServer]:
     with running(free_config()) as server:
         yield server
 
@@ -31,7 +33,8 @@ def test_release_sends_the_captured_bytes_and_records_the_conversation(upstream:
         # The upstream got the captured bytes unchanged behind one prepended Received line.
         arrived = wait_until(lambda: messages(up), what="the relayed message")[0]
         raw = up.get(f"/api/messages/{arrived['id']}/raw").content
-        assert raw.startswith(b"Received: by mailtrap-lite (mailtrap-lite) with ESMTP id " + message_id.encode())
+        trace = b"Received: by mailtrap-lite (mailtrap-lite) with ESMTP id " + message_id.encode()
+        assert raw.startswith(trace)
         assert raw.endswith(RAW)
         assert [r["address"] for r in arrived["envelope"]["recipients"]] == [
             "ann@example.com",
@@ -42,7 +45,7 @@ def test_release_sends_the_captured_bytes_and_records_the_conversation(upstream:
         lines = [(line["dir"], line["line"]) for line in record["transcript"]]
         assert lines[0][0] == "S" and lines[0][1].startswith("220 ")
         sent = [text for direction, text in lines if direction == "C"]
-        assert sent[:2] == ["EHLO mailtrap-lite", "MAIL FROM:<app@example.com> SIZE=" + sent[1].split("SIZE=")[1]]
+        assert sent[:2] == ["EHLO mailtrap-lite", f"MAIL FROM:<app@example.com> SIZE={len(raw)}"]
         assert sent[2:] == [
             "RCPT TO:<ann@example.com>",
             "RCPT TO:<bob@example.com>",
@@ -182,7 +185,7 @@ def test_overrides_of_sender_and_return_path(upstream: MailServer) -> None:
         assert raw.endswith(RAW)
 
 
-def test_releases_survive_a_restart_with_sqlite(upstream: MailServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_releases_survive_a_restart_with_sqlite(upstream: MailServer, tmp_path: Path) -> None:
     config = relaying(upstream, db=tmp_path / "mail.db")
     with running(config) as relay, api_of(relay) as api:
         send(relay)
