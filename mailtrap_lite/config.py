@@ -472,7 +472,7 @@ def validate(config: Config) -> Config:
 def _validate_relay(config: Config) -> None:
     if config.relay is None:
         for name in ("relay_dns", "relay_user", "relay_allow", "relay_deny", "relay_mail_from", "relay_auto"):
-            if getattr(config, name):
+            if getattr(config, name) not in (None, ()):
                 raise ConfigError(f"--{name.replace('_', '-')} needs --relay HOST:PORT or --relay mx")
         return
     if config.relay_dns is not None and config.relay.host is not None:

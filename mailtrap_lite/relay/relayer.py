@@ -36,7 +36,7 @@ class Relayer:
         self.policy = RelayPolicy(config.relay_allow, config.relay_deny)
         self.mail_from = config.relay_mail_from
         self.return_path = config.relay_return_path
-        self.auto = parse_query(config.relay_auto) if config.relay_auto else None
+        self.auto = None if config.relay_auto is None else parse_query(config.relay_auto)
         self.retries = config.relay_retries
         self.retry_base = config.relay_retry_base
         self.settings = ClientSettings(
