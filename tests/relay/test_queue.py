@@ -14,7 +14,7 @@ import pytest
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import Config
 from mailtrap_lite.events import EventHub
-from mailtrap_lite.model import Arrival, Envelope, RelayItem, Recipient, Session
+from mailtrap_lite.model import Arrival, Envelope, Recipient, RelayItem, Session
 from mailtrap_lite.relay.relayer import Relayer
 from mailtrap_lite.service import MailService
 from mailtrap_lite.store.base import Retention
