@@ -153,9 +153,12 @@ def parse_relay_address(text: str) -> str:
 
 
 def parse_relay_query(text: str) -> str:
-    from mailtrap_lite.search import parse_query
+    from mailtrap_lite.search import QueryError, parse_query
 
-    parse_query(text)
+    try:
+        parse_query(text)
+    except QueryError as error:
+        raise ConfigError(str(error)) from None
     return text
 
 
