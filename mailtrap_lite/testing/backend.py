@@ -35,3 +35,7 @@ class Backend(Protocol):
     def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]: ...
 
     def clear_faults(self) -> None: ...
+
+    def release(self, message_id: str, to: list[str] | None) -> dict[str, Any]:
+        """The release record, whether the next hop took the message or not; APIError when nothing was
+        sent (no relay: 409, a refused recipient: 403, a bad address: 400)."""
