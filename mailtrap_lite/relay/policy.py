@@ -44,9 +44,9 @@ class RelayPolicy:
 
     def permits(self, address: str) -> bool:
         lowered = address.lower()
-        if any(fnmatch.fnmatchcase(lowered, glob) for glob in self.deny):
+        if any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.deny):
             return False
-        return not self.allow or any(fnmatch.fnmatchcase(lowered, glob) for glob in self.allow)
+        return not self.allow or any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.allow)
 
     def split(self, addresses: Iterable[str]) -> Recipients:
         allowed: list[str] = []
