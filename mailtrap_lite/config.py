@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
+from mailtrap_lite.search import QueryError, parse_query
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -47,6 +48,8 @@ class Config:
     smtp: HostPort = HostPort("127.0.0.1", 1025)
     http: HostPort = HostPort("127.0.0.1", 8025)
     smtps: HostPort | None = None
+    pop3: HostPort | None = None
+    pop3s: HostPort | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed: bool = False
@@ -62,6 +65,8 @@ class Config:
     ui_auth: tuple[str, str] | None = None
     trusted_host: tuple[str, ...] = ()
     trusted_origin: tuple[str, ...] = ()
+    cors_origin: tuple[str, ...] = ()
+    base_path: str = ""
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
@@ -80,6 +85,11 @@ class Config:
     relay_auto: str | None = None
     relay_retries: int = 5
     relay_retry_base: float = 60.0
+    webhook: tuple[str, ...] = ()
+    webhook_query: str | None = None
+    webhook_secret_file: Path | None = None
+    webhook_retry: float = 1.0
+    webhook_attempts: int = 6
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -153,13 +163,14 @@ def parse_relay_address(text: str) -> str:
 
 
 def parse_relay_query(text: str) -> str:
-    from mailtrap_lite.search import QueryError, parse_query
-
     try:
         parse_query(text)
     except QueryError as error:
         raise ConfigError(str(error)) from None
     return text
+
+
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
 
 
 def parse_size(text: str) -> int:
@@ -260,6 +271,28 @@ def parse_origin(text: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+def parse_base_path(text: str) -> str:
+    """``/mail/`` → ``/mail``; ``/`` → "" (no prefix)."""
+    path = text.strip()
+    inner = path.strip("/")
+    if not path.startswith("/") or any(
+        s in (".", "..") or not _PATH_SEGMENT.fullmatch(s) for s in inner.split("/") if inner
+    ):
+        raise ConfigError(f"expected a path such as /mail/, got {text!r}")
+    return "/" + inner if inner else ""
+
+
+def parse_webhook_url(text: str) -> str:
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"expected an http:// or https:// URL, got {text!r}")
+    return text.strip()
+
+
 def parse_fault(text: str) -> FaultSpec:
     pieces = text.split(":")
     if len(pieces) < 2 or len(pieces) > 4:
@@ -298,6 +331,20 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "smtps",
         "implicit-TLS SMTP listener (needs TLS material)",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "pop3",
+        "POP3 listener (STLS offered when TLS is configured); the username names the mailbox",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "pop3s",
+        "implicit-TLS POP3 listener (needs TLS material)",
         "HOST:PORT",
         parse_host_port,
         default_text="off",
@@ -355,6 +402,21 @@ OPTIONS: tuple[Option, ...] = (
         default_text="the server's own origin",
     ),
     Option(
+        "cors_origin",
+        "a page origin allowed to call the API from its own pages (CORS), repeatable",
+        "ORIGIN",
+        parse_origin,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option(
+        "base_path",
+        "serve the UI, API and websocket under this path (behind a proxy, e.g. /mail/)",
+        "PATH",
+        parse_base_path,
+        default_text="/",
+    ),
+    Option(
         "fault",
         "a fault rule at start-up, repeatable (e.g. rcpt:550:bounce@*)",
         "STAGE:CODE[:MATCH[:TIMES]]",
@@ -410,6 +472,25 @@ OPTIONS: tuple[Option, ...] = (
         "DURATION",
         parse_duration,
     ),
+    Option(
+        "webhook",
+        "POST each new message's summary to this URL, repeatable (queued, retried, never delays the 250)",
+        "URL",
+        parse_webhook_url,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option("webhook_query", "only messages matching this search query go to the webhooks", "QUERY", str),
+    Option(
+        "webhook_secret_file",
+        "sign webhook requests with HMAC-SHA256 under the secret in this file",
+        "FILE",
+        parse_existing_file,
+    ),
+    Option(
+        "webhook_retry", "wait before a webhook's first retry; doubles each time", "DURATION", parse_duration
+    ),
+    Option("webhook_attempts", "tries per webhook delivery before it is failed", "N", parse_count),
 )
 
 
@@ -462,10 +543,15 @@ def validate(config: Config) -> Config:
         raise ConfigError("--tls-cert and --tls-key go together")
     if config.tls_cert is not None and config.tls_self_signed:
         raise ConfigError("--tls-self-signed cannot be combined with --tls-cert/--tls-key")
-    for name in ("smtps", "require_tls"):
+    for name in ("smtps", "pop3s", "require_tls"):
         if getattr(config, name) and not config.tls_enabled:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")
+    if config.webhook_query is not None:
+        try:
+            parse_query(config.webhook_query)
+        except QueryError as error:
+            raise ConfigError(f"--webhook-query: {error}") from None
     if len(config.fault) > MAX_RULES:
         raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
     _validate_relay(config)
@@ -486,3 +572,22 @@ def _validate_relay(config: Config) -> None:
         raise ConfigError("--relay-password-file needs --relay-user")
     if config.relay_tls not in RELAY_TLS_MODES:
         raise ConfigError(f"--relay-tls must be one of {', '.join(RELAY_TLS_MODES)}")
+
+
+def exposure_warning(config: Config) -> str | None:
+    """What to warn about when the web side listens beyond this machine with no password on it."""
+    if config.ui_auth is not None or _is_loopback(config.http.host):
+        return None
+    return (
+        f"the web UI and API listen on {config.http} without --ui-auth: anyone who can reach that address "
+        "can read every captured message (password-reset links, tokens) and change or delete them"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,5 +1,5 @@
-"""What every HTTP handler may reach: the service, the running configuration, the fault rules and the
-relay."""
+"""What every HTTP handler may reach: the service, the running configuration, the fault rules, the
+webhooks and the relay."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from mailtrap_lite.config import Config
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.service import MailService
+from mailtrap_lite.webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
     from mailtrap_lite.relay.relayer import Relayer
@@ -22,6 +23,7 @@ class WebContext:
     config: Config
     version: str
     faults: FaultEngine = field(default_factory=FaultEngine)
+    webhooks: WebhookDispatcher | None = None
     relay: Relayer | None = None  # None: no --relay, releases are refused
 
 
