@@ -2,7 +2,7 @@
 // then show the next hop's verdict and the outbound SMTP conversation.
 
 import { releaseMessage } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, formatFull, h } from "./dom.js";
 import { transcriptTable } from "./transcript.js";
 
 const VERDICT = { sent: "Sent", refused: "Refused", deferred: "Not delivered (temporary)" };
@@ -12,6 +12,8 @@ export function releaseForm(message) {
   const input = h("input", { type: "text", id: "release-to", name: "to", value: accepted.join(", "), "aria-describedby": "release-help", autocomplete: "off", spellcheck: "false" });
   const send = h("button", { type: "submit", class: "primary", text: "Send" });
   const result = h("div", { class: "release-result", role: "status", "aria-live": "polite" });
+  const history = h("ul", { class: "release-history", "aria-label": "Releases of this message" });
+  showHistory(history, message.releases);
   const form = h(
     "form",
     { class: "release-form", id: "release-form", "aria-label": "Release" },
@@ -19,6 +21,7 @@ export function releaseForm(message) {
     h("div", { class: "release-row" }, input, send),
     h("p", { id: "release-help", class: "muted", text: "Sends this message as it was captured to real inboxes, through the relay. Separate addresses with commas." }),
     result,
+    history,
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -26,7 +29,10 @@ export function releaseForm(message) {
     send.disabled = true;
     clear(result, h("p", { class: "muted", text: "Sending…" }));
     try {
-      showRecord(result, await releaseMessage(message.id, to));
+      const record = await releaseMessage(message.id, to);
+      message.releases = [...message.releases, record];
+      showRecord(result, record);
+      showHistory(history, message.releases);
     } catch (error) {
       clear(result, h("p", { class: "error", text: error.message }));
     } finally {
@@ -34,6 +40,16 @@ export function releaseForm(message) {
     }
   });
   return form;
+}
+
+// Every release this message had (manual and automatic), newest first.
+function showHistory(list, releases) {
+  clear(
+    list,
+    [...releases].reverse().map((r) =>
+      h("li", { class: `release-past ${r.result}` }, `${formatFull(r.at)} · ${VERDICT[r.result] || r.result} (${r.code ?? "no reply"}) · ${r.trigger} · to ${r.to.join(", ")}`),
+    ),
+  );
 }
 
 function showRecord(result, record) {

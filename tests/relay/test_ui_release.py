@@ -64,6 +64,10 @@ def test_release_from_the_ui(page: Page, relay: MailServer, upstream: MailServer
     outbound = page.locator(".release-result table.transcript")
     expect(outbound).to_contain_text("RCPT TO:<bob@example.com>")
     expect(outbound).to_contain_text("<DATA ")
+    expect(page.locator(".release-history li")).to_have_count(1)
+    expect(page.locator(".release-history li")).to_contain_text(
+        "Sent (250) · manual · to ann@example.com, bob"
+    )
     with api_of(upstream) as up:
         arrived = wait_until(lambda: messages(up), what="the released message")[0]
         recipients_upstream = [r["address"] for r in arrived["envelope"]["recipients"]]
@@ -79,6 +83,12 @@ def test_release_from_the_ui(page: Page, relay: MailServer, upstream: MailServer
     page.get_by_role("button", name="Send").click()
     expect(verdict).to_contain_text("Refused")
     expect(page.locator(".release-error")).to_contain_text("Spam refused")
-    # The button closes the form again.
+    expect(page.locator(".release-history li").first).to_contain_text("Refused (554)")
+    expect(page.locator(".release-history li")).to_have_count(2)  # the 403 sent nothing
+    # The button closes the form again; a reload shows the releases the server kept.
     page.get_by_role("button", name="Release…").click()
     expect(page.locator("#release-form")).to_have_count(0)
+    page.reload()
+    page.get_by_role("option").filter(has_text="Release me").click()
+    page.get_by_role("button", name="Release…").click()
+    expect(page.locator(".release-history li")).to_have_count(2)
