@@ -9,6 +9,7 @@ import logging
 import ssl
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Literal
 
 from mailtrap_lite.config import Config, RelayTarget
 from mailtrap_lite.errors import BadRequest, NotFound, RelayRefused
@@ -108,7 +109,12 @@ class Relayer:
         except NotFound:
             await self.queue.drop(item.id)  # the message was deleted meanwhile
             return
-        delivery = await self._send(summary, raw, item.to)
+        try:
+            delivery = await self._send(summary, raw, item.to)
+        except Exception as error:
+            # Unforeseen, so perhaps certain to recur: counted as a try, so that the limit ends it.
+            log.exception("relaying message %s failed", summary.id)
+            delivery = Delivery(self._unsent(item.to, summary, "deferred", f"internal error: {error!r}"), ())
         release = dataclasses.replace(delivery.release, trigger="auto")
         now = self.clock.now()
         settled = after_attempt(
@@ -118,24 +124,33 @@ class Relayer:
 
     # --- both ----------------------------------------------------------------------------------------
 
+    def _mail_from(self, summary: MessageSummary) -> str:
+        return self.mail_from if self.mail_from is not None else summary.envelope.mail_from
+
+    def _unsent(
+        self, to: tuple[str, ...], summary: MessageSummary, result: Literal["refused", "deferred"], error: str
+    ) -> Release:
+        """The record of a release that reached no next hop."""
+        return Release(
+            at=utcnow(),
+            to=to,
+            relay=str(self.target),
+            result=result,
+            code=None,
+            mail_from=self._mail_from(summary),
+            error=error,
+        )
+
     async def _send(self, summary: MessageSummary, raw: bytes, to: tuple[str, ...]) -> Delivery:
-        mail_from = self.mail_from if self.mail_from is not None else summary.envelope.mail_from
         try:
             hops = await self._hops(domain_of(to[0]))
         except NoRoute as error:
-            release = Release(
-                at=utcnow(),
-                to=to,
-                relay=str(self.target),
-                result="refused" if error.permanent else "deferred",
-                code=None,
-                mail_from=mail_from,
-                error=str(error),
+            return Delivery(
+                self._unsent(to, summary, "refused" if error.permanent else "deferred", str(error)), ()
             )
-            return Delivery(release, ())
         return await deliver(
             self._trace(summary) + raw,
-            mail_from=mail_from,
+            mail_from=self._mail_from(summary),
             to=to,
             hops=hops,
             settings=self.settings,
