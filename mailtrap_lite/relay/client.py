@@ -22,6 +22,7 @@ from mailtrap_lite.smtp.transcript import MASK
 CONNECT_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 120.0  # RFC 5321 §4.5.3.2 asks for minutes; a catcher's user waits on a release
 Result = Literal["sent", "refused", "deferred"]
+OFF_LOOP_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,9 @@ class _RecordingSMTP(aiosmtplib.SMTP):
         if protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
         self.recorder.command(f"<DATA {len(message)} bytes>")
-        protocol.write(dot_stuffed(message))
+        # Stuffing copies the message: a large one is copied off the event loop.
+        small = len(message) < OFF_LOOP_BYTES
+        protocol.write(dot_stuffed(message) if small else await asyncio.to_thread(dot_stuffed, message))
         response = await protocol.read_response(timeout=COMMAND_TIMEOUT)
         self.recorder.reply("DATA", response)
         return response
@@ -234,7 +237,7 @@ async def _transaction(
     options = []
     if smtp.supports_extension("size"):
         options.append(f"SIZE={len(message)}".encode())
-    if smtp.supports_extension("8bitmime") and any(byte > 127 for byte in message[:1_000_000]):
+    if smtp.supports_extension("8bitmime") and not message.isascii():
         options.append(b"BODY=8BITMIME")
     if not (mail_from + "".join(to)).isascii():
         if not smtp.supports_extension("smtputf8"):

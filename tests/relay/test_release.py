@@ -195,3 +195,16 @@ def test_releases_survive_a_restart_with_sqlite(upstream: MailServer, tmp_path: 
         releases = api.get(f"/api/messages/{message_id}").json()["releases"]
         assert [(r["result"], r["code"]) for r in releases] == [("sent", 250)]
         assert releases[0]["transcript"][0]["line"].startswith("220 ")
+
+
+def test_a_large_8bit_message_arrives_byte_for_byte(upstream: MailServer) -> None:
+    line = ".dots lead, and 8-bit text: café ünïcode\r\n".encode()
+    raw = b"From: a@example.com\r\nTo: ann@example.com\r\nSubject: big\r\n\r\n" + line * 60_000  # ~2.7 MB
+    with running(relaying(upstream)) as relay, api_of(relay) as api, api_of(upstream) as up:
+        send(relay, raw=raw)
+        record = api.post(f"/api/messages/{latest_id(api)}/release", json={}).json()
+        assert record["result"] == "sent", record
+        mail_from = next(c for c in record["transcript"] if c["line"].startswith("MAIL FROM"))["line"]
+        assert "BODY=8BITMIME" in mail_from
+        arrived = wait_until(lambda: messages(up), what="the relayed message")[0]
+        assert up.get(f"/api/messages/{arrived['id']}/raw").content.endswith(raw)
