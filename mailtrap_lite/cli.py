@@ -72,7 +72,10 @@ def describe(server: MailServer) -> str:
         lines.append(f"  POP3   {addresses.pop3} (username = mailbox)")
     if addresses.pop3s is not None:
         lines.append(f"  POP3S  {addresses.pop3s}")
-    lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
+    lines += [
+        f"  web UI {addresses.url}/",
+        f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",
+    ]
     if server.config.relay is not None:
         auto = server.config.relay_auto
         when = "on release" if auto is None else f"on release and automatically: {auto or 'every message'}"

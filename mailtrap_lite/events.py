@@ -15,6 +15,7 @@ from typing import Any, Literal
 EventType = Literal[
     "message.new",
     "message.updated",
+    "messages.updated",
     "message.deleted",
     "messages.cleared",
     "session.ended",

@@ -184,5 +184,6 @@ class Relayer:
         return self._tls_context
 
     async def _record(self, message_id: str, release: Release, item: RelayItem | None = None) -> None:
-        await self.service.store.add_release(message_id, release, item)
-        self.service.hub.publish(Event("message.released", released_json(message_id, release)))
+        summary = await self.service.store.add_release(message_id, release, item)
+        # The summary lets the websocket show the event only to those who may see its mailbox.
+        self.service.hub.publish(Event("message.released", released_json(message_id, release), summary))

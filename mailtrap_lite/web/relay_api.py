@@ -9,7 +9,9 @@ from starlette.routing import Route
 
 from mailtrap_lite import wire
 from mailtrap_lite.errors import NotFound, RelayRefused
+from mailtrap_lite.model import RelayItem
 from mailtrap_lite.relay.relayer import Relayer
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
 from mailtrap_lite.web.params import json_object
 
@@ -26,8 +28,9 @@ def relayer(request: Request) -> Relayer:
 async def release(request: Request) -> Response:
     relay = relayer(request)
     body = await json_object(request) if await _has_body(request) else {}
+    message_id = await access.message_id(request, request.path_params["id"])
     try:
-        record = await relay.release(request.path_params["id"], body.get("to"))
+        record = await relay.release(message_id, body.get("to"))
     except RelayRefused as refused:
         raise HTTPException(403, str(refused)) from None
     # The next hop refused it or could not be reached: a bad gateway, with what it said.
@@ -38,20 +41,41 @@ async def _has_body(request: Request) -> bool:
     return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
 
 
-async def queue(request: Request) -> Response:
+async def visible_items(request: Request) -> list[RelayItem]:
+    """The queue, less the items of messages in mailboxes this user may not see (--mailbox-access)."""
     items = await relayer(request).queue.store.relay_items()
-    return JSONResponse(wire.record_json(wire.RelayQueue(tuple(items))))
+    if access.allowed(request) is None:
+        return items
+    visible = []
+    for item in items:
+        try:
+            await access.message_id(request, item.message_id)
+            visible.append(item)
+        except NotFound:
+            continue
+    return visible
+
+
+async def visible_item(request: Request) -> str:
+    item_id: str = request.path_params["id"]
+    if not any(item.id == item_id for item in await visible_items(request)):
+        raise NotFound(f"no queued relay {item_id!r}")
+    return item_id
+
+
+async def queue(request: Request) -> Response:
+    return JSONResponse(wire.record_json(wire.RelayQueue(tuple(await visible_items(request)))))
 
 
 async def retry(request: Request) -> Response:
-    item = await relayer(request).queue.retry(request.path_params["id"])
+    item = await relayer(request).queue.retry(await visible_item(request))
     if item is None:
         raise NotFound(f"no queued relay {request.path_params['id']!r}")
     return JSONResponse(wire.record_json(item))
 
 
 async def drop(request: Request) -> Response:
-    if not await relayer(request).queue.drop(request.path_params["id"]):
+    if not await relayer(request).queue.drop(await visible_item(request)):
         raise NotFound(f"no queued relay {request.path_params['id']!r}")
     return Response(status_code=204)
 

@@ -10,6 +10,7 @@ import pytest
 from websockets.sync.client import connect
 
 from mailtrap_lite.app import MailServer
+from mailtrap_lite.config import MailboxAccess
 from tests.conftest import free_config
 from tests.relay.helpers import RAW, api_of, latest_id, messages, relaying, running, send, wait_until
 
@@ -208,3 +209,33 @@ def test_a_large_8bit_message_arrives_byte_for_byte(upstream: MailServer) -> Non
         assert "BODY=8BITMIME" in mail_from
         arrived = wait_until(lambda: messages(up), what="the relayed message")[0]
         assert up.get(f"/api/messages/{arrived['id']}/raw").content.endswith(raw)
+
+
+def test_a_user_confined_to_other_mailboxes_cannot_release_or_see_the_queue(
+    upstream: MailServer, tmp_path: Path
+) -> None:
+    users = tmp_path / "users"
+    users.write_text("admin:pw1\nann:pw2\n")
+    config = relaying(
+        upstream,
+        ui_auth=users,
+        mailbox_access=(MailboxAccess("ann", ("elsewhere",)),),
+        relay_auto="",
+    )
+    with api_of(upstream) as up:
+        up.post("/api/faults", json={"stage": "data", "code": 554, "times": 1})
+    with running(config) as relay, api_of(relay) as api:
+        api.auth = ("admin", "pw1")
+        send(relay)
+        message_id = latest_id(api)
+        wait_until(lambda: api.get("/api/relay/queue").json()["items"], what="the failed relay")
+        api.auth = ("ann", "pw2")
+        assert api.post(f"/api/messages/{message_id}/release", json={}).status_code == 404
+        assert api.get("/api/relay/queue").json()["items"] == []
+        api.auth = ("admin", "pw1")
+        item_id = api.get("/api/relay/queue").json()["items"][0]["id"]
+        api.auth = ("ann", "pw2")
+        assert api.post(f"/api/relay/queue/{item_id}/retry").status_code == 404
+        assert api.delete(f"/api/relay/queue/{item_id}").status_code == 404
+        api.auth = ("admin", "pw1")
+        assert api.post(f"/api/messages/{message_id}/release", json={}).status_code == 200
