@@ -23,7 +23,9 @@ from mailtrap_lite.config import Config, HostPort, exposure_warning, parse_base_
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.pop3.server import POP3Host
+from mailtrap_lite.relay.relayer import Relayer
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -71,6 +73,11 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+def retention_of(config: Config) -> Retention:
+    overrides = tuple((r.mailbox, r.max_messages, r.max_age) for r in config.mailbox_retention)
+    return Retention(config.max_messages, config.max_age, overrides)
+
+
 class MailServer:
     """The whole catcher. ``await serve()`` until stopped, or ``start()``/``stop()`` on a thread."""
 
@@ -85,7 +92,10 @@ class MailServer:
         self.store = create_store(self.config)
         self.hub = EventHub()
         self.service = MailService(
-            self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
+            self.store,
+            self.hub,
+            retention_of(self.config),
+            Routing(self.config.mailbox, self.config.mailbox_per_user),
         )
         self.faults = FaultEngine()
         for spec in self.config.fault:
@@ -99,6 +109,7 @@ class MailServer:
         self.webhooks = WebhookDispatcher(
             webhooks.settings_from_config(self.config, self.version), self.service.subscribe
         )
+        self.relay = Relayer(self.config, self.service) if self.config.relay is not None else None
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -146,7 +157,11 @@ class MailServer:
                 await self.smtp.close()
                 await self.pop3.close()
                 raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
+        if self.relay is not None:
+            await self.relay.start()
+        ctx = WebContext(
+            self.service, self.config, self.version, self.faults, self.webhooks, relay=self.relay
+        )
         uv_config = uvicorn.Config(
             under_prefix(create_app(ctx), self.config.base_path),
             lifespan="off",
@@ -217,6 +232,8 @@ class MailServer:
             except TimeoutError:
                 self._uvicorn.force_exit = True
                 await self._web_task
+        if self.relay is not None:
+            await self.relay.close()
         await self.service.close()
         await self.store.close()
 

@@ -1,16 +1,19 @@
-"""The ``mailtrap-lite`` command: flags and environment → Config → MailServer in the foreground."""
+"""The ``mailtrap-lite`` command: flags and environment → Config → MailServer in the foreground; or, when
+the first argument names a subcommand (``wait``, ``ls``, ``export``...) or the program runs as
+``sendmail``, that subcommand (``mailtrap_lite.commands``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mailtrap_lite import __version__
+from mailtrap_lite import __version__, commands
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import OPTIONS, Config, build_config
 from mailtrap_lite.errors import MailtrapError
@@ -33,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mailtrap-lite",
         description="A local fake SMTP server: catches every message and the SMTP conversation that "
         "carried it, and shows them in a web UI, a JSON API and a pytest plugin. Nothing is ever delivered.",
-        epilog="Every flag can also be set with the environment variable shown; the flag wins.",
+        epilog="Every flag can also be set with the environment variable shown; the flag wins. "
+        f"Subcommands, for a running server: {', '.join(commands.NAMES)} "
+        "(mailtrap-lite COMMAND --help; a symlink named sendmail runs sendmail).",
     )
     parser.add_argument("--version", action="version", version=f"mailtrap-lite {__version__}")
     for option in OPTIONS:
@@ -81,11 +86,27 @@ def describe(server: MailServer) -> str:
         lines.append(f"  POP3   {addresses.pop3} (username = mailbox)")
     if addresses.pop3s is not None:
         lines.append(f"  POP3S  {addresses.pop3s}")
-    lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
+    lines += [
+        f"  web UI {addresses.url}/",
+        f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",
+    ]
+    if server.config.relay is not None:
+        auto = server.config.relay_auto
+        when = "on release" if auto is None else f"on release and automatically: {auto or 'every message'}"
+        lines.append(f"  relay  {server.config.relay}, {when} (SENDS REAL MAIL)")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None and os.path.basename(sys.argv[0]) == "sendmail":
+        return commands.main(["sendmail", *args])
+    if args and args[0] in commands.NAMES:
+        return commands.main(args)
+    return serve(args)
+
+
+def serve(argv: Sequence[str]) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         config = build_config(vars(arguments))

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
+from mailtrap_lite.mailboxes import MailboxError, Route, mailbox_name, parse_route
 from mailtrap_lite.search import QueryError, parse_query
 
 ENV_PREFIX = "MAILTRAP_LITE_"
@@ -44,6 +45,23 @@ class FaultSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxRetention:
+    """``--mailbox-retention NAME=MAX_MESSAGES[/MAX_AGE]``: one mailbox's own retention."""
+
+    mailbox: str
+    max_messages: int | None
+    max_age: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxAccess:
+    """``--mailbox-access USER=MBOX[,MBOX...]``: the only mailboxes a --ui-auth user sees."""
+
+    user: str
+    mailboxes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     smtp: HostPort = HostPort("127.0.0.1", 1025)
     http: HostPort = HostPort("127.0.0.1", 8025)
@@ -62,7 +80,7 @@ class Config:
     max_message_size: int = 50 * MIB
     max_recipients: int = 1000
     idle_timeout: float = 300.0
-    ui_auth: tuple[str, str] | None = None
+    ui_auth: tuple[str, str] | Path | None = None  # USER:PASS, or a file of user:password lines
     trusted_host: tuple[str, ...] = ()
     trusted_origin: tuple[str, ...] = ()
     cors_origin: tuple[str, ...] = ()
@@ -70,6 +88,25 @@ class Config:
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
+    # Relay and release (mailtrap_lite.relay): off unless ``relay`` is set.
+    relay: RelayTarget | None = None
+    relay_dns: HostPort | None = None
+    relay_tls: str = "starttls"
+    relay_insecure: bool = False
+    relay_user: str | None = None
+    relay_password_file: Path | None = None
+    relay_password: str | None = field(default=None, repr=False)  # from the file or the environment
+    relay_allow: tuple[str, ...] = ()
+    relay_deny: tuple[str, ...] = ()
+    relay_mail_from: str | None = None
+    relay_return_path: str | None = None
+    relay_auto: str | None = None
+    relay_retries: int = 5
+    relay_retry_base: float = 60.0
+    mailbox: tuple[Route, ...] = ()
+    mailbox_per_user: bool = False
+    mailbox_retention: tuple[MailboxRetention, ...] = ()
+    mailbox_access: tuple[MailboxAccess, ...] = ()
     webhook: tuple[str, ...] = ()
     webhook_query: str | None = None
     webhook_secret_file: Path | None = None
@@ -111,6 +148,51 @@ _SIZE_UNITS = {
 
 
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayTarget:
+    """``--relay``: a smarthost, or (``host`` None) the MX hosts of each recipient's domain on ``port``."""
+
+    host: str | None
+    port: int
+
+    def __str__(self) -> str:
+        return f"mx:{self.port}" if self.host is None else str(HostPort(self.host, self.port))
+
+
+RELAY_TLS_MODES = ("none", "starttls", "tls")
+RELAY_PASSWORD_ENV = ENV_PREFIX + "RELAY_PASSWORD"
+
+
+def parse_relay(text: str) -> RelayTarget:
+    if text.strip().lower() == "mx":
+        return RelayTarget(None, 25)  # RFC 5321 §4.5.4.2: port 25 toward MX hosts
+    if text.strip().lower().startswith("mx:"):
+        return RelayTarget(None, parse_host_port(text.strip()[3:]).port)
+    target = parse_host_port(text)
+    return RelayTarget(target.host, target.port)
+
+
+def parse_relay_tls(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in RELAY_TLS_MODES:
+        raise ConfigError(f"expected one of {', '.join(RELAY_TLS_MODES)}, got {text!r}")
+    return mode
+
+
+def parse_relay_address(text: str) -> str:
+    from mailtrap_lite.relay.policy import check_address
+
+    return check_address(text, allow_null=True)
+
+
+def parse_relay_query(text: str) -> str:
+    try:
+        parse_query(text)
+    except QueryError as error:
+        raise ConfigError(str(error)) from None
+    return text
 
 
 def parse_size(text: str) -> int:
@@ -172,6 +254,51 @@ def parse_user_pass(text: str) -> tuple[str, str]:
     if not sep or not user or not password:
         raise ConfigError("expected USER:PASS with both parts non-empty")
     return user, password
+
+
+def parse_ui_auth(text: str) -> tuple[str, str] | Path:
+    """USER:PASS, or the path of an existing file of ``user:password`` lines (read when the server starts)."""
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    try:
+        return parse_user_pass(text)
+    except ConfigError:
+        raise ConfigError("expected USER:PASS with both parts non-empty, or a users FILE") from None
+
+
+def _mailbox_setting(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def checked(text: str) -> Any:
+        try:
+            return parse(text)
+        except MailboxError as error:
+            raise ConfigError(str(error)) from None
+
+    return checked
+
+
+def _parse_mailbox_retention(text: str) -> MailboxRetention:
+    name, equals, limits = text.partition("=")
+    count, slash, age = limits.partition("/")
+    if not equals or not (count or age):
+        raise ConfigError(f"expected NAME=MAX_MESSAGES[/MAX_AGE] (e.g. ci=100/1h or ci=/1h), got {text!r}")
+    return MailboxRetention(
+        mailbox_name(name),
+        parse_count(count) if count else None,
+        parse_duration(age) if slash and age else None,
+    )
+
+
+def _parse_mailbox_access(text: str) -> MailboxAccess:
+    user, equals, names = text.partition("=")
+    if not equals or not user or not names:
+        raise ConfigError(f"expected USER=MAILBOX[,MAILBOX...], got {text!r}")
+    return MailboxAccess(user, tuple(dict.fromkeys(mailbox_name(name) for name in names.split(","))))
+
+
+parse_mailbox_route = _mailbox_setting(parse_route)
+parse_mailbox_retention = _mailbox_setting(_parse_mailbox_retention)
+parse_mailbox_access = _mailbox_setting(_parse_mailbox_access)
 
 
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
@@ -260,6 +387,7 @@ class Option:
     parse: Callable[[str], Any] = str
     repeatable: bool = False
     default_text: str = field(default="")
+    env_separator: str = ","  # between the values of a repeatable option in its variable
 
     @property
     def flag(self) -> str:
@@ -326,9 +454,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("idle_timeout", "close an SMTP connection idle this long (421)", "DURATION", parse_duration),
     Option(
         "ui_auth",
-        "HTTP basic auth on the UI, API and websocket",
-        "USER:PASS",
-        parse_user_pass,
+        "HTTP basic auth on the UI, API and websocket: one user, or a file of user:password lines",
+        "USER:PASS|FILE",
+        parse_ui_auth,
         default_text="off",
     ),
     Option(
@@ -372,6 +500,80 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("hostname", "name in the SMTP greeting, EHLO reply and self-signed certificate", "NAME"),
     Option("quiet", "print nothing but errors"),
+    Option(
+        "relay",
+        "forward released mail to this smarthost, or to each recipient domain's MX hosts (mx, mx:PORT); "
+        "sends REAL mail",
+        "HOST:PORT|mx",
+        parse_relay,
+        default_text="off",
+    ),
+    Option(
+        "relay_dns", "DNS server for --relay mx", "HOST:PORT", parse_host_port, default_text="the system's"
+    ),
+    Option("relay_tls", "TLS toward the next hop: none, starttls or tls (implicit)", "MODE", parse_relay_tls),
+    Option("relay_insecure", "do not verify the next hop's certificate"),
+    Option(
+        "relay_user",
+        f"AUTH username at the next hop; the password from --relay-password-file or {RELAY_PASSWORD_ENV}",
+        "NAME",
+    ),
+    Option("relay_password_file", "file holding the relay AUTH password", "FILE", parse_existing_file),
+    Option(
+        "relay_allow",
+        "recipient glob that may be relayed, repeatable (none given: every recipient not denied)",
+        "GLOB",
+        str.lower,
+        repeatable=True,
+        default_text="all",
+    ),
+    Option("relay_deny", "recipient glob never relayed, repeatable", "GLOB", str.lower, repeatable=True),
+    Option("relay_mail_from", "envelope sender (MAIL FROM) of relayed mail", "ADDRESS", parse_relay_address),
+    Option(
+        "relay_return_path", "a Return-Path header prepended to relayed mail", "ADDRESS", parse_relay_address
+    ),
+    Option(
+        "relay_auto",
+        "relay every stored message matching this query (e.g. rcpt:*@example.com)",
+        "QUERY",
+        parse_relay_query,
+        default_text="off",
+    ),
+    Option("relay_retries", "attempts of an automatic relay before it fails", "N", parse_count),
+    Option(
+        "relay_retry_base",
+        "wait before the first retry; each next wait doubles",
+        "DURATION",
+        parse_duration,
+    ),
+    Option(
+        "mailbox",
+        "route mail that a rule matches (rcpt:GLOB, auth:GLOB, header:NAME:GLOB) to mailbox NAME; "
+        "repeatable, the first match wins (';' between them in the variable)",
+        "NAME=RULE[,RULE...]",
+        parse_mailbox_route,
+        repeatable=True,
+        default_text="none: everything in default",
+        env_separator=";",
+    ),
+    Option("mailbox_per_user", "an authenticated session's mail goes to the mailbox named after its user"),
+    Option(
+        "mailbox_retention",
+        "a mailbox's own --max-messages and/or --max-age (which otherwise apply to each mailbox), repeatable",
+        "NAME=MAX_MESSAGES[/MAX_AGE]",
+        parse_mailbox_retention,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option(
+        "mailbox_access",
+        "restrict a --ui-auth user to these mailboxes, repeatable (';' between them in the variable)",
+        "USER=MAILBOX[,MAILBOX...]",
+        parse_mailbox_access,
+        repeatable=True,
+        default_text="every user sees every mailbox",
+        env_separator=";",
+    ),
     Option(
         "webhook",
         "POST each new message's summary to this URL, repeatable (queued, retried, never delays the 250)",
@@ -417,14 +619,26 @@ def build_config(values: Mapping[str, Any], environ: Mapping[str, str] | None = 
         elif option.env in environ:
             # Repeatable options come from the environment comma-separated.
             text = environ[option.env]
-            source, raw = option.env, ([t for t in text.split(",") if t] if option.repeatable else text)
+            items = [t.strip() for t in text.split(option.env_separator) if t.strip()]
+            source, raw = option.env, (items if option.repeatable else text)
         else:
             continue
         try:
             changes[option.name] = _convert(option, raw)
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
+    changes["relay_password"] = _relay_password(changes.get("relay_password_file"), environ)
     return validate(Config(**changes))
+
+
+def _relay_password(path: Path | None, environ: Mapping[str, str]) -> str | None:
+    """Never a flag: a flag's value shows in ``ps``."""
+    if path is None:
+        return environ.get(RELAY_PASSWORD_ENV)
+    try:
+        return path.read_text().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--relay-password-file: cannot read {path}: {error}") from None
 
 
 def validate(config: Config) -> Config:
@@ -443,7 +657,33 @@ def validate(config: Config) -> Config:
             raise ConfigError(f"--webhook-query: {error}") from None
     if len(config.fault) > MAX_RULES:
         raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
+    if config.mailbox_access and not isinstance(config.ui_auth, Path):
+        raise ConfigError("--mailbox-access needs --ui-auth given as a users FILE")
+    for flag, names in (
+        ("--mailbox-retention", [r.mailbox for r in config.mailbox_retention]),
+        ("--mailbox-access", [a.user for a in config.mailbox_access]),
+    ):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ConfigError(f"{flag}: {', '.join(twice)} given twice")
+    _validate_relay(config)
     return config
+
+
+def _validate_relay(config: Config) -> None:
+    if config.relay is None:
+        for name in ("relay_dns", "relay_user", "relay_allow", "relay_deny", "relay_mail_from", "relay_auto"):
+            if getattr(config, name) not in (None, ()):
+                raise ConfigError(f"--{name.replace('_', '-')} needs --relay HOST:PORT or --relay mx")
+        return
+    if config.relay_dns is not None and config.relay.host is not None:
+        raise ConfigError("--relay-dns is for --relay mx; a smarthost is reached by its own name")
+    if config.relay_user is not None and not config.relay_password:
+        raise ConfigError(f"--relay-user needs a password: --relay-password-file or {RELAY_PASSWORD_ENV}")
+    if config.relay_user is None and config.relay_password_file is not None:
+        raise ConfigError("--relay-password-file needs --relay-user")
+    if config.relay_tls not in RELAY_TLS_MODES:
+        raise ConfigError(f"--relay-tls must be one of {', '.join(RELAY_TLS_MODES)}")
 
 
 def exposure_warning(config: Config) -> str | None:

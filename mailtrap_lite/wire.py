@@ -25,10 +25,13 @@ from mailtrap_lite.model import (
     MessageSummary,
     MessageWarning,
     Part,
+    RelayItem,
+    Release,
     Session,
     json_fields,
     to_json,
 )
+from mailtrap_lite.store.base import MailboxStats
 from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
@@ -98,6 +101,28 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxList:
+    mailboxes: tuple[MailboxStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """The answer of ``POST /api/messages/read`` and ``/unread``: the messages whose flag changed."""
+
+    read: bool
+    changed: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesUpdated:
+    """The ``messages.updated`` event: these messages were marked read or unread at once."""
+
+    ids: tuple[str, ...]
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     error: str
 
@@ -116,6 +141,22 @@ class Pruned:
 @dataclass(frozen=True, slots=True)
 class Subscribed:
     q: str
+    mailbox: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The ``message.released`` event: a message was forwarded (or the next hop refused it)."""
+
+    id: str
+    release: Release
+
+
+@dataclass(frozen=True, slots=True)
+class RelayQueue:
+    """``GET /api/relay/queue``: automatic relays waiting for a retry, and those that failed."""
+
+    items: tuple[RelayItem, ...]
 
 
 # --- the shapes whose JSON is not one dataclass's fields ---------------------------------------------------
@@ -168,6 +209,10 @@ def fault_json(rule: FaultRule, remaining: int | None, fired: int) -> JSON:
 
 def fault_list_json(states: Sequence[FaultState]) -> JSON:
     return {"faults": [fault_json(s.rule, s.remaining, s.fired) for s in states]}
+
+
+def released_json(message_id: str, release: Release) -> JSON:
+    return record_json(Released(message_id, release))
 
 
 def frame(kind: str, data: Any) -> str:
@@ -278,7 +323,8 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error, WebhookStatus,
+    FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus, Release, Released, RelayItem,
+    RelayQueue,
 )  # fmt: skip
 
 
@@ -307,9 +353,11 @@ def _schemas() -> dict[str, JSON]:
         "oneOf": [
             _event("message.new", _ref("MessageSummary")),
             _event("message.updated", _ref("MessageSummary")),
+            _event("messages.updated", _object(MessagesUpdated)),
             _event("message.deleted", {"oneOf": [_object(Ids), _object(Pruned)]}),
             _event("messages.cleared", _object(Ids)),
             _event("session.ended", _ref("SessionWithoutTranscript")),
+            _event("message.released", _ref("Released")),
             _event("subscribed", _object(Subscribed)),
             _event("error", {"type": "object", "required": ["error"], "properties": {"error": {}}}),
             _event("ping", {"type": "null"}),

@@ -17,6 +17,15 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- Mailboxes: each message is in one mailbox (``summary.mailbox``, lower-case), fixed at ingest. Listing
+  one mailbox (a query that is one ``mailbox:`` term) must cost what listing everything costs, however
+  many messages other mailboxes hold: keep an index per mailbox and per-mailbox counters.
+- A session whose every message is deleted (by ``delete``, ``delete_matching`` or ``prune``) is deleted
+  with them, and a session's ``message_ids`` list only messages still stored; sessions that delivered
+  nothing are kept (up to ``Retention.max_messages``).
+- Releases and the relay queue: ``add_release`` appends a release to a message and settles the queue
+  item it came from in one durable write, so that a forward the next hop accepted is never queued again
+  once ``add_release`` returned. Queue items outlive a restart in a store that is durable.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -24,11 +33,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
-from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
 from mailtrap_lite.search import Query
 
 
@@ -69,9 +79,37 @@ def stream_of(raw: bytes) -> RawStream:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxStats:
+    name: str
+    total: int
+    unread: int
+    size: int  # bytes
+    newest: datetime | None  # when its newest message arrived
+
+
+@dataclass(frozen=True, slots=True)
 class Retention:
+    """How many messages, and how old, each mailbox keeps (not the store as a whole); ``overrides`` are
+    ``(mailbox, max_messages, max_age_seconds)`` for mailboxes with their own, where None inherits."""
+
     max_messages: int | None
     max_age_seconds: float | None
+    overrides: tuple[tuple[str, int | None, float | None], ...] = ()
+
+    def of(self, mailbox: str) -> tuple[int | None, float | None]:
+        """``(max_messages, max_age_seconds)`` for one mailbox."""
+        for name, max_messages, max_age in self.overrides:
+            if name == mailbox:
+                return (
+                    self.max_messages if max_messages is None else max_messages,
+                    self.max_age_seconds if max_age is None else max_age,
+                )
+        return self.max_messages, self.max_age_seconds
+
+    @property
+    def ages(self) -> bool:
+        """Whether any mailbox has a maximum age (then pruning has work even when nothing arrived)."""
+        return self.max_age_seconds is not None or any(age is not None for _, _, age in self.overrides)
 
 
 class Store(Protocol):
@@ -116,14 +154,42 @@ class Store(Protocol):
     async def delete_matching(self, query: Query | None) -> list[str]:
         """Delete every message matching ``query`` (all when None); returns the deleted ids."""
 
-    async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]: ...
+    async def list_sessions(
+        self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        """Sessions, newest first; with ``mailboxes``, only those that delivered a message still stored in
+        one of them."""
+
+    async def mailbox_stats(self) -> list[MailboxStats]:
+        """Every mailbox holding a message, by name."""
+
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        """Set the read flag of every message matching ``query`` (all when None); returns the ids whose
+        flag changed."""
 
     async def get_session(self, session_id: str) -> Session | None: ...
 
     async def prune(self, retention: Retention) -> list[str]:
-        """Drop the oldest messages (and their sessions) beyond the retention; returns the dropped ids."""
+        """Drop the oldest messages of each mailbox beyond its retention (``Retention.of``), and the
+        sessions left without messages; returns the dropped ids."""
 
     async def stats(self) -> StoreStats: ...
+
+    async def add_release(
+        self, message_id: str, release: Release, item: RelayItem | None = None
+    ) -> MessageSummary | None:
+        """Append ``release`` to the message's ``releases`` and, in the same write, save ``item`` (the
+        queue item the release settles; one in state ``sent`` is removed instead). Returns the updated
+        summary, or None when the message is gone (``item`` is saved all the same)."""
+
+    async def save_relay_item(self, item: RelayItem) -> None:
+        """Insert or replace a queue item (a new automatic relay, a retry scheduled, a failure)."""
+
+    async def delete_relay_item(self, item_id: str) -> bool:
+        """Remove a queue item; returns whether it existed."""
+
+    async def relay_items(self) -> list[RelayItem]:
+        """Every queue item, oldest first."""
 
 
 @runtime_checkable

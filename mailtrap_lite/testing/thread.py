@@ -17,13 +17,22 @@ from mailtrap_lite.app import MailServer
 from mailtrap_lite.cli import build_parser
 from mailtrap_lite.client import APIError
 from mailtrap_lite.config import Config, HostPort, build_config, validate
-from mailtrap_lite.errors import BadRequest, ConfigError, NotFound
+from mailtrap_lite.errors import BadRequest, ConfigError, NotFound, RelayRefused
 from mailtrap_lite.search import parse_query
-from mailtrap_lite.wire import fault_json, message_json, message_list_json, session_json, session_list_json
+from mailtrap_lite.web.relay_api import NO_RELAY
+from mailtrap_lite.wire import (
+    fault_json,
+    message_json,
+    message_list_json,
+    record_json,
+    session_json,
+    session_list_json,
+)
 
 T = TypeVar("T")
 FREE_PORT = HostPort("127.0.0.1", 0)
 CALL_TIMEOUT = 30.0
+RELEASE_TIMEOUT = 300.0  # a next hop may take minutes to answer (RFC 5321 §4.5.3.2)
 
 
 def _refuse(message: str) -> NoReturn:
@@ -137,18 +146,28 @@ class LocalBackend:
 
         return self._call(run)
 
-    def sessions(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    def sessions(self, limit: int = 50, offset: int = 0, mailbox: str | None = None) -> dict[str, Any]:
+        mailboxes = frozenset({mailbox.lower()}) if mailbox else None
+
         async def run() -> dict[str, Any]:
-            total, sessions = await self.service.list_sessions(limit, offset)
+            total, sessions = await self.service.list_sessions(limit, offset, mailboxes)
             return session_list_json(total, sessions)
 
         return self._call(run)
 
-    def clear(self) -> None:
+    def clear(self, q: str | None = None) -> None:
+        query = self._query(q)
+
         async def run() -> None:
-            await self.service.delete_matching(None)
+            await self.service.delete_matching(query)
 
         self._call(run)
+
+    def mailboxes(self) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            return [record_json(found) for found in await self.service.mailboxes()]
+
+        return self._call(run)
 
     def _faults(self) -> Any:
         faults = getattr(self.server, "faults", None)
@@ -166,6 +185,27 @@ class LocalBackend:
             return fault_json(added, added.times, 0)
 
         return self._call(run)
+
+    def release(self, message_id: str, to: list[str] | None) -> dict[str, Any]:
+        relay = self.server.relay
+        if relay is None:
+            raise APIError(409, NO_RELAY)
+
+        async def run() -> dict[str, Any]:
+            try:
+                return record_json(await relay.release(message_id, to))
+            except RelayRefused as refused:
+                raise APIError(403, str(refused)) from None
+
+        return self._call(run, RELEASE_TIMEOUT)
+
+    def remove_fault(self, rule_id: str) -> None:
+        faults = self._faults()
+
+        async def run() -> None:
+            faults.remove(rule_id)
+
+        self._call(run)
 
     def clear_faults(self) -> None:
         faults = getattr(self.server, "faults", None)
