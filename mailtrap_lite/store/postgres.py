@@ -25,11 +25,28 @@ from mailtrap_lite.errors import StoreError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.ids import new_id
+from mailtrap_lite.mailboxes import only_mailbox
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
-from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage, TranscriptLine
+from mailtrap_lite.model import (
+    Arrival,
+    MessageSummary,
+    Page,
+    RelayItem,
+    Release,
+    Session,
+    StoredMessage,
+    TranscriptLine,
+)
 from mailtrap_lite.search import Query
-from mailtrap_lite.store.base import RAW_CHUNK_BYTES, RawStream, Retention, StoreStats, stream_of
-from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
+from mailtrap_lite.store.base import (
+    RAW_CHUNK_BYTES,
+    MailboxStats,
+    RawStream,
+    Retention,
+    StoreStats,
+    stream_of,
+)
+from mailtrap_lite.store.codec import decode, encode, session_from_json, summary_from_json
 from mailtrap_lite.store.postgres_db import (
     connect,
     conninfo,
@@ -155,7 +172,15 @@ class PostgresStore:
     # --- messages ----------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
-        build = (arrival.message_id, arrival.raw, arrival.envelope, arrival.session.id, arrival.eight_bit)
+        build = (
+            arrival.message_id,
+            arrival.raw,
+            arrival.envelope,
+            arrival.session.id,
+            arrival.eight_bit,
+            arrival.mailbox,
+            arrival.mailbox_rule,
+        )
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
             # The search columns too: normalising a large body would hold the loop.
             stored, row = await asyncio.get_running_loop().run_in_executor(self._parser, _parse, *build)
@@ -190,6 +215,9 @@ class PostgresStore:
 
         async def work(db: Connection) -> None:
             await _save_session(db, change)
+            # Every message it delivered was deleted while it was open: it goes with them.
+            sql = b"DELETE FROM sessions WHERE id = %s AND delivered AND live = 0"
+            await db.execute(sql, (session.id,))
 
         await self._write_session(session, work)
 
@@ -220,10 +248,16 @@ class PostgresStore:
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
+        mailbox = only_mailbox(query)
+        if mailbox is not None:  # from the index and the mailbox's counters: no row is counted
+            where, params = "mailbox = %s", [mailbox]
 
         async def work(db: Connection) -> Page:
             async with db.transaction():
-                if query:
+                if mailbox is not None:
+                    sql = b"SELECT messages, unread FROM mailboxes WHERE name = %s"
+                    row = await (await db.execute(sql, (mailbox,))).fetchone() or (0, 0)
+                elif query:
                     counted = f"SELECT count(*), coalesce(sum(1 - read), 0) FROM messages WHERE {where}"
                     row = await (await db.execute(counted.encode(), params)).fetchone()
                 else:
@@ -316,23 +350,66 @@ class PostgresStore:
         async def work(db: Connection) -> list[str]:
             sql = b"DELETE FROM messages WHERE id = ANY(%s) RETURNING id"
             gone = {row[0] for row in await (await db.execute(sql, (message_ids,))).fetchall()}
+            await db.execute(_ORPHANED)
             return [message_id for message_id in dict.fromkeys(message_ids) if message_id in gone]
 
         deleted: list[str] = await self.writer().run(work)
         return deleted
 
     async def delete_matching(self, query: Query | None) -> list[str]:
-        where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
-
-        async def matching(db: Connection) -> list[tuple[int, str]]:
-            sql = f"SELECT seq, id FROM messages WHERE {where} ORDER BY seq DESC"
-            return [(int(s), str(i)) for s, i in await (await db.execute(sql.encode(), params)).fetchall()]
-
-        found = await self.read(matching)
+        found = await self._matching_rows(query)
         deleted: list[str] = []
         for start in range(0, len(found), DELETE_SLICE):
             deleted += await self._delete_rows(found[start : start + DELETE_SLICE])
         return deleted
+
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        found = await self._matching_rows(query, f"read != {int(read)}")
+        changed: list[str] = []
+        for start in range(0, len(found), DELETE_SLICE):
+            rows = found[start : start + DELETE_SLICE]
+
+            async def work(db: Connection, rows: list[tuple[int, str]] = rows) -> list[str]:
+                sql = (
+                    b"UPDATE messages SET read = %s, "
+                    b"summary = jsonb_set(summary::jsonb, '{read}', to_jsonb(%s::boolean))::text "
+                    b"WHERE seq = ANY(%s) AND read != %s RETURNING seq"
+                )
+                params = (int(read), read, [seq for seq, _ in rows], int(read))
+                done = {row[0] for row in await (await db.execute(sql, params)).fetchall()}
+                return [message_id for seq, message_id in rows if seq in done]
+
+            changed += await self.writer().run(work)
+        return changed
+
+    async def _matching_rows(self, query: Query | None, also: str = "true") -> list[tuple[int, str]]:
+        """(seq, id) of the messages matching ``query`` and the SQL condition ``also``, newest first."""
+        where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
+
+        async def matching(db: Connection) -> list[tuple[int, str]]:
+            sql = f"SELECT seq, id FROM messages WHERE {where} AND {also} ORDER BY seq DESC"
+            return [(int(s), str(i)) for s, i in await (await db.execute(sql.encode(), params)).fetchall()]
+
+        return await self.read(matching)
+
+    async def mailbox_stats(self) -> list[MailboxStats]:
+        async def work(db: Connection) -> list[tuple[Any, ...]]:
+            sql = (
+                b"SELECT name, messages, unread, bytes, (SELECT summary FROM messages WHERE mailbox = name "
+                b"ORDER BY seq DESC LIMIT 1) FROM mailboxes ORDER BY name"
+            )
+            return await (await db.execute(sql)).fetchall()
+
+        return [
+            MailboxStats(
+                name,
+                int(total),
+                int(unread),
+                int(size),
+                summary_from_json(newest).received_at if newest else None,
+            )
+            for name, total, unread, size, newest in await self.read(work)
+        ]
 
     async def _delete_rows(self, rows: list[tuple[int, str]]) -> list[str]:
         """Delete these (seq, id) rows in one transaction; returns the ids that were still there."""
@@ -340,6 +417,7 @@ class PostgresStore:
         async def work(db: Connection) -> list[str]:
             sql = b"DELETE FROM messages WHERE seq = ANY(%s) RETURNING seq"
             gone = {row[0] for row in await (await db.execute(sql, ([seq for seq, _ in rows],))).fetchall()}
+            await db.execute(_ORPHANED)
             return [message_id for seq, message_id in rows if seq in gone]
 
         deleted: list[str] = await self.writer().run(work)
@@ -347,12 +425,23 @@ class PostgresStore:
 
     # --- sessions ----------------------------------------------------------------------------------------
 
-    async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]:
+    async def list_sessions(
+        self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        where, params = "true", list[object]()
+        if mailboxes is not None:
+            where = "id IN (SELECT session_id FROM messages WHERE mailbox = ANY(%s))"
+            params = [sorted(mailboxes)]
+
         async def work(db: Connection) -> tuple[int, list[Session]]:
             async with db.transaction():
-                total = await (await db.execute("SELECT sessions FROM counters")).fetchone()
-                sql = b"SELECT data FROM sessions ORDER BY seq DESC LIMIT %s OFFSET %s"
-                rows = await (await db.execute(sql, (limit, offset))).fetchall()
+                if mailboxes is None:
+                    total = await (await db.execute("SELECT sessions FROM counters")).fetchone()
+                else:
+                    counted = f"SELECT count(*) FROM sessions WHERE {where}".encode()
+                    total = await (await db.execute(counted, params)).fetchone()
+                sql = f"SELECT data FROM sessions WHERE {where} ORDER BY seq DESC LIMIT %s OFFSET %s"
+                rows = await (await db.execute(sql.encode(), [*params, limit, offset])).fetchall()
                 sessions = [await _load_session(db, row[0]) for row in rows]
             assert total is not None
             return int(total[0]), sessions
@@ -372,7 +461,7 @@ class PostgresStore:
 
     async def prune(self, retention: Retention) -> list[str]:
         """Apply retention, unless another instance is doing it right now (then it prunes for all)."""
-        cutoff = None if retention.max_age_seconds is None else time.time() - retention.max_age_seconds
+        now = time.time()
 
         async def work(db: Connection) -> list[str]:
             got = await (await db.execute("SELECT pg_try_advisory_lock(%s)", (RETENTION_LOCK,))).fetchone()
@@ -380,7 +469,7 @@ class PostgresStore:
                 return []
             try:
                 pruned: list[str] = []
-                while doomed := await _oldest_beyond(db, retention, cutoff):
+                while doomed := await _oldest_beyond(db, retention, now):
                     pruned += await self._delete_rows(doomed)
                 await self.writer().run(lambda writer: _prune_sessions(writer, retention))
                 return pruned
@@ -388,6 +477,45 @@ class PostgresStore:
                 await db.execute("SELECT pg_advisory_unlock(%s)", (RETENTION_LOCK,))
 
         return await self.read(work)
+
+    # --- relay: releases and the store-and-forward queue ------------------------------------------------
+
+    async def add_release(
+        self, message_id: str, release: Release, item: RelayItem | None = None
+    ) -> MessageSummary | None:
+        async def work(db: Connection) -> MessageSummary | None:
+            if item is not None:
+                await _save_relay_item(db, item)
+            sql = b"SELECT summary FROM messages WHERE id = %s FOR UPDATE"
+            row = await (await db.execute(sql, (message_id,))).fetchone()
+            if row is None:
+                return None
+            summary = summary_from_json(row[0])
+            summary = dataclasses.replace(summary, releases=(*summary.releases, release))
+            await db.execute("UPDATE messages SET summary = %s WHERE id = %s", (encode(summary), message_id))
+            return summary
+
+        updated: MessageSummary | None = await self.writer().run(work)
+        return updated
+
+    async def save_relay_item(self, item: RelayItem) -> None:
+        await self.writer().run(lambda db: _save_relay_item(db, item))
+
+    async def delete_relay_item(self, item_id: str) -> bool:
+        async def work(db: Connection) -> bool:
+            sql = b"DELETE FROM relay_queue WHERE id = %s RETURNING id"
+            return bool(await (await db.execute(sql, (item_id,))).fetchall())
+
+        deleted: bool = await self.writer().run(work)
+        return deleted
+
+    async def relay_items(self) -> list[RelayItem]:
+        async def work(db: Connection) -> list[tuple[Any, ...]]:
+            return await (
+                await db.execute(b"SELECT data FROM relay_queue ORDER BY created_at, id")
+            ).fetchall()
+
+        return [decode(RelayItem, row[0]) for row in await self.read(work)]
 
     async def stats(self) -> StoreStats:
         writer = self.writer()
@@ -422,6 +550,20 @@ class PostgresStore:
         )
 
 
+_ORPHANED = b"DELETE FROM sessions WHERE delivered AND live = 0"  # sessions whose messages are all gone
+
+
+async def _save_relay_item(db: Connection, item: RelayItem) -> None:
+    if item.state == "sent":
+        await db.execute("DELETE FROM relay_queue WHERE id = %s", (item.id,))
+        return
+    await db.execute(
+        "INSERT INTO relay_queue (id, created_at, data) VALUES (%s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+        (item.id, item.created_at.isoformat(), encode(item)),
+    )
+
+
 def _row(message: StoredMessage) -> dict[str, object]:
     """The ``messages`` row of a message, but its seq."""
     row = row_values(message.summary, message.body_text)
@@ -441,10 +583,12 @@ async def _save_session(db: Connection, change: _SessionChange) -> None:
     if change.rewrite:
         whole = dataclasses.replace(whole, message_ids=change.message_ids)
     upsert = (
-        "INSERT INTO sessions (id, delivered, data) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+        "INSERT INTO sessions (id, delivered, data, live) "
+        "VALUES (%s, %s, %s, (SELECT count(*) FROM messages WHERE session_id = %s)) "
+        "ON CONFLICT (id) DO UPDATE SET "
         "delivered = EXCLUDED.delivered, data = CASE WHEN %s THEN EXCLUDED.data ELSE sessions.data END"
     )
-    params: list[object] = [change.bare.id, change.delivered, encode(whole), change.rewrite]
+    params: list[object] = [change.bare.id, change.delivered, encode(whole), change.bare.id, change.rewrite]
     start = change.start
     if start is None:  # the whole transcript: replace what is stored
         await db.execute("DELETE FROM transcripts WHERE session_id = %s", (change.bare.id,))
@@ -466,30 +610,34 @@ async def _load_session(db: Connection, data: str) -> Session:
     sql = b"SELECT lines FROM transcripts WHERE session_id = %s ORDER BY first"
     chunks = await (await db.execute(sql, (session.id,))).fetchall()
     transcript = tuple(TranscriptLine(*line) for chunk in chunks for line in json.loads(chunk[0]))
-    # Messages stored since the session's JSON was last written (see PostgresStore._change).
-    known = set(session.message_ids)
+    # Its messages still stored, including those stored since the session's JSON was last written (see
+    # PostgresStore._change).
     sql = b"SELECT id FROM messages WHERE session_id = %s ORDER BY seq"
-    rows = await (await db.execute(sql, (session.id,))).fetchall()
-    later = tuple(str(row[0]) for row in rows if row[0] not in known)
-    return dataclasses.replace(session, transcript=transcript, message_ids=session.message_ids + later)
+    stored = [str(row[0]) for row in await (await db.execute(sql, (session.id,))).fetchall()]
+    known, still = set(session.message_ids), set(stored)
+    ids = (*(i for i in session.message_ids if i in still), *(i for i in stored if i not in known))
+    return dataclasses.replace(session, transcript=transcript, message_ids=ids)
 
 
-async def _oldest_beyond(db: Connection, retention: Retention, cutoff: float | None) -> list[tuple[int, str]]:
-    """The next slice of messages that retention drops, oldest first."""
-    if cutoff is not None:
-        sql = b"SELECT seq, id FROM messages WHERE received_at < %s ORDER BY received_at, seq LIMIT %s"
-        rows = await (await db.execute(sql, (cutoff, DELETE_SLICE))).fetchall()
-        if rows:
+async def _oldest_beyond(db: Connection, retention: Retention, now: float) -> list[tuple[int, str]]:
+    """The next slice of messages that retention drops, oldest first, from the first mailbox that has
+    some: each mailbox is read through its index and its counters, never by scanning the others."""
+    for name, count in await (
+        await db.execute("SELECT name, messages FROM mailboxes ORDER BY name")
+    ).fetchall():
+        max_messages, max_age = retention.of(name)
+        if max_age is not None:
+            sql = b"SELECT seq, id, received_at FROM messages WHERE mailbox = %s ORDER BY seq LIMIT %s"
+            rows = await (await db.execute(sql, (name, DELETE_SLICE))).fetchall()
+            old = [(int(seq), str(id_)) for seq, id_, received in rows if received < now - max_age]
+            if old:
+                return old
+        excess = 0 if max_messages is None else int(count) - max_messages
+        if excess > 0:
+            sql = b"SELECT seq, id FROM messages WHERE mailbox = %s ORDER BY seq LIMIT %s"
+            rows = await (await db.execute(sql, (name, min(excess, DELETE_SLICE)))).fetchall()
             return [(int(seq), str(id_)) for seq, id_ in rows]
-    if retention.max_messages is None:
-        return []
-    row = await (await db.execute("SELECT messages FROM counters")).fetchone()
-    excess = (int(row[0]) if row else 0) - retention.max_messages
-    if excess <= 0:
-        return []
-    sql = b"SELECT seq, id FROM messages ORDER BY seq LIMIT %s"
-    rows = await (await db.execute(sql, (min(excess, DELETE_SLICE),))).fetchall()
-    return [(int(seq), str(id_)) for seq, id_ in rows]
+    return []
 
 
 async def _prune_sessions(db: Connection, retention: Retention) -> None:

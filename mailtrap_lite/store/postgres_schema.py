@@ -4,7 +4,7 @@
 one that has shipped, add the next. They run in one transaction under an advisory lock, so when several
 instances start together one migrates and the others wait, then find the work done.
 
-Tables (version 1):
+Tables (version 1; version 2 below):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention), the search columns of
   ``mailtrap_lite.search`` (NUL characters, which PostgreSQL text cannot hold, replaced as ``NUL`` below
@@ -17,6 +17,12 @@ Tables (version 1):
   since the last: a session carrying thousands of messages never rewrites its whole transcript.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows.
 - ``fault_rules``: the fault rules every instance applies, with what each has left to fire.
+
+Version 2: ``mailboxes`` (per mailbox holding messages, its ``messages``, ``unread`` and ``bytes``, kept
+exact by triggers; a mailbox's row goes with its last message) and the index ``messages_mailbox``, so one
+mailbox is listed and counted without reading the others; ``relay_queue``, codec JSON of each RelayItem
+of the store-and-forward queue (a message's releases are in its ``summary``); a session goes with its last
+message.
 
 With the ``pg_trgm`` extension (created when the role may; many managed databases allow it), a GIN
 trigram index over the substring columns lets a search skip the messages that cannot match; without it a
@@ -129,7 +135,37 @@ CREATE TRIGGER sessions_counted AFTER INSERT OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION mailtrap_session_counted();
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)  # MIGRATIONS[n - 1] brings a database to version n
+_V2 = """
+CREATE INDEX messages_mailbox ON messages (mailbox, seq);
+CREATE TABLE mailboxes (
+    name text PRIMARY KEY, messages bigint NOT NULL, unread bigint NOT NULL, bytes bigint NOT NULL
+);
+INSERT INTO mailboxes SELECT mailbox, count(*), sum(1 - read), sum(size) FROM messages GROUP BY mailbox;
+CREATE FUNCTION mailtrap_mailbox_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO mailboxes VALUES (NEW.mailbox, 1, (NEW.read = 0)::int, NEW.size)
+            ON CONFLICT (name) DO UPDATE SET messages = mailboxes.messages + 1,
+            unread = mailboxes.unread + EXCLUDED.unread, bytes = mailboxes.bytes + EXCLUDED.bytes;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE mailboxes SET messages = messages - 1, unread = unread - (OLD.read = 0)::int,
+            bytes = bytes - OLD.size WHERE name = OLD.mailbox;
+        DELETE FROM mailboxes WHERE name = OLD.mailbox AND messages = 0;
+    ELSE
+        UPDATE mailboxes SET unread = unread + (NEW.read = 0)::int - (OLD.read = 0)::int
+            WHERE name = NEW.mailbox;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER mailbox_message_counted AFTER INSERT OR DELETE ON messages
+    FOR EACH ROW EXECUTE FUNCTION mailtrap_mailbox_counted();
+CREATE TRIGGER mailbox_message_read AFTER UPDATE OF read ON messages
+    FOR EACH ROW WHEN (OLD.read IS DISTINCT FROM NEW.read) EXECUTE FUNCTION mailtrap_mailbox_counted();
+DELETE FROM sessions WHERE delivered AND live = 0;
+CREATE TABLE relay_queue (id text PRIMARY KEY, created_at text NOT NULL, data text NOT NULL);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
