@@ -370,13 +370,17 @@ class PostgresStore:
             rows = found[start : start + DELETE_SLICE]
 
             async def work(db: Connection, rows: list[tuple[int, str]] = rows) -> list[str]:
-                sql = (
-                    b"UPDATE messages SET read = %s, "
-                    b"summary = jsonb_set(summary::jsonb, '{read}', to_jsonb(%s::boolean))::text "
-                    b"WHERE seq = ANY(%s) AND read != %s RETURNING seq"
-                )
-                params = (int(read), read, [seq for seq, _ in rows], int(read))
-                done = {row[0] for row in await (await db.execute(sql, params)).fetchall()}
+                # The summary is changed in Python, as by ``update``: jsonb would refuse a \u0000 in it.
+                sql = b"SELECT seq, summary FROM messages WHERE seq = ANY(%s) AND read != %s FOR UPDATE"
+                found = await (await db.execute(sql, ([seq for seq, _ in rows], int(read)))).fetchall()
+                changes = [
+                    (int(read), encode(dataclasses.replace(summary_from_json(text), read=read)), seq)
+                    for seq, text in found
+                ]
+                async with db.cursor() as cursor:
+                    sql = b"UPDATE messages SET read = %s, summary = %s WHERE seq = %s"
+                    await cursor.executemany(sql, changes)
+                done = {seq for seq, _ in found}
                 return [message_id for seq, message_id in rows if seq in done]
 
             changed += await self.writer().run(work)

@@ -144,11 +144,14 @@ def test_nul_characters_are_stored_and_found(request: pytest.FixtureRequest) -> 
     dsn = fresh_pg(request, trigrams=True)
     session = new_session()
     stored = new_message(session, 1)
-    stored = dataclasses.replace(stored, body_text="a\x00b tail")
+    summary = dataclasses.replace(stored.summary, subject="nul \x00 here")
+    stored = dataclasses.replace(stored, summary=summary, body_text="a\x00b tail")
 
     async def scenario(store: Store) -> None:
         await store.add(stored, session)
         assert [m.id for m in (await store.list_messages(parse_query("a\x00b"))).messages] == ["m0001"]
+        assert await store.mark_matching(parse_query("subject:nul"), read=True) == ["m0001"]
+        assert await store.get_summary("m0001") == dataclasses.replace(summary, read=True)
         assert await store.get_raw("m0001") == stored.raw
 
     run(PostgresStore(dsn), scenario)
