@@ -33,8 +33,8 @@ from mailtrap_lite.model import (
     Recipient,
     Reply,
     Session,
-    TranscriptLine,
     StoredMessage,
+    TranscriptLine,
     to_json,
     utcnow,
 )
