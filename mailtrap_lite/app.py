@@ -27,6 +27,7 @@ from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
 from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
+from mailtrap_lite.tags import Tagging
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 
@@ -76,6 +77,9 @@ class MailServer:
         self.hub = EventHub()
         self.service = MailService(
             self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
+        )
+        self.service.tagging = Tagging(
+            self.config.tag, self.config.tags_from_plus, self.config.tags_from_auth
         )
         self.faults = FaultEngine()
         for spec in self.config.fault:

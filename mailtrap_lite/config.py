@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
+from mailtrap_lite.tags import TagRule, parse_rule
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -65,6 +66,9 @@ class Config:
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
+    tag: tuple[TagRule, ...] = ()
+    tags_from_plus: bool = False
+    tags_from_auth: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -198,6 +202,13 @@ def parse_origin(text: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+def parse_tag_rule(text: str) -> TagRule:
+    try:
+        return parse_rule(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def parse_fault(text: str) -> FaultSpec:
     pieces = text.split(":")
     if len(pieces) < 2 or len(pieces) > 4:
@@ -302,6 +313,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("hostname", "name in the SMTP greeting, EHLO reply and self-signed certificate", "NAME"),
     Option("quiet", "print nothing but errors"),
+    Option(
+        "tag",
+        "tag NAME every message that the search QUERY matches, repeatable (e.g. welcome=subject:welcome)",
+        "NAME=QUERY",
+        parse_tag_rule,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option("tags_from_plus", "tag a message with its recipients' sub-addresses (ann+signup@x: signup)"),
+    Option("tags_from_auth", "tag a message with the SMTP AUTH username that sent it"),
 )
 
 

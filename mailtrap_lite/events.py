@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 EventType = Literal[
-    "message.new", "message.updated", "message.deleted", "messages.cleared", "session.ended", "stats"
-]
+    "message.new", "message.updated", "message.deleted", "messages.cleared", "session.ended", "stats",
+    "messages.tagged",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

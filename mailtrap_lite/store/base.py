@@ -17,6 +17,10 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- Tags: ``ingest`` stores a message with its arrival's ``tags`` and then the name of every tag rule the
+  store was made with whose query matches the parsed message (``tags.tag_stored``). A store changes a
+  message's tags only as ``tags.merge`` does, and keeps an index so that a ``tag:`` search reads only
+  the messages with that tag, and counting tags reads no message's summary.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -40,6 +44,12 @@ class StoreStats:
     unindexed: int = 0  # messages stored but not yet in the full-text index (searches still find them)
     writable: bool = True  # False when new messages cannot be stored (they are answered 451)
     problem: str | None = None  # why not, while writable is False
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str  # as ``tag:`` compares it (``search.tag_key``)
+    count: int  # messages with the tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,17 @@ class Store(Protocol):
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         """Delete every message matching ``query`` (all when None); returns the deleted ids."""
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it, by name."""
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Change the tags of every message matching ``query`` (all when None) to
+        ``tags.merge(tags, add, remove)``: renaming a tag everywhere is ``retag(tag:old, add=(new,),
+        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns the ids whose tags
+        changed, newest first."""
 
     async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]: ...
 

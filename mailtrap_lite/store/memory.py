@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import functools
 import itertools
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
-from mailtrap_lite.search import Query, sql_row_values
+from mailtrap_lite.search import Query, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import Retention, StoreStats
+from mailtrap_lite.store.base import Retention, StoreStats, TagCount
+from mailtrap_lite.tags import TagRule, merge, tag_stored
+
+
+def _build_tagged(tags: tuple[str, ...], rules: Sequence[TagRule], *build: Any) -> StoredMessage:
+    return tag_stored(build_message(*build), tags, rules)
 
 
 class MemoryStore:
     kind = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, *, tag_rules: Sequence[TagRule] = ()) -> None:
+        self._tag_rules = tuple(tag_rules)
         self._messages: dict[str, StoredMessage] = {}
         # The normalised search columns of each message, computed once: searching 100k messages then
         # costs one predicate call each instead of re-normalising every body.
@@ -29,6 +39,11 @@ class MemoryStore:
         self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
         self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
+        # The tag index: per tag (as ``tag:`` compares it), the ids of its messages; and each message's
+        # place in ``_messages``, to list a tag's messages newest first without scanning the others.
+        self._tagged: dict[str, set[str]] = collections.defaultdict(set)
+        self._order: dict[str, int] = {}
+        self._added = 0
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
@@ -42,16 +57,20 @@ class MemoryStore:
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
         build = (arrival.message_id, arrival.raw, arrival.envelope, arrival.session.id, arrival.eight_bit)
+        build_tagged = functools.partial(_build_tagged, arrival.tags, self._tag_rules)
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
+            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_tagged, *build)
         else:
-            stored = build_message(*build)
+            stored = build_tagged(*build)
         await self.add(stored, arrival.session)
         return stored
 
     async def add(self, message: StoredMessage, session: Session) -> None:
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
+        self._added += 1
+        self._order[message.summary.id] = self._added
+        self._index_tags(message.summary.id, (), message.summary.tags)
         self._bytes += message.summary.size
         self._unread += not message.summary.read
         self._sessions[session.id] = session
@@ -71,12 +90,24 @@ class MemoryStore:
             session, message_ids=session.message_ids + tuple(i for i in later if i not in known)
         )
 
+    def _index_tags(self, message_id: str, old: Sequence[str], new: Sequence[str]) -> None:
+        for key in {tag_key(tag) for tag in old} - {tag_key(tag) for tag in new}:
+            self._tagged[key].discard(message_id)
+            if not self._tagged[key]:
+                del self._tagged[key]
+        for key in {tag_key(tag) for tag in new} - {""}:
+            self._tagged[key].add(message_id)
+
     def _matching(self, query: Query | None) -> list[StoredMessage]:
-        newest_first = reversed(self._messages.values())
         if not query:
-            return list(newest_first)
+            return list(reversed(self._messages.values()))
         accept = compile_query(query)
-        return [m for m in newest_first if accept(self._rows[m.summary.id])]
+        tags = required_tags(query)
+        if tags:  # only the messages of the rarest tag the query requires are candidates
+            fewest = min((self._tagged.get(tag, set()) for tag in tags), key=len)
+            candidates = sorted(fewest, key=self._order.__getitem__, reverse=True)
+            return [self._messages[i] for i in candidates if accept(self._rows[i])]
+        return [m for m in reversed(self._messages.values()) if accept(self._rows[m.summary.id])]
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         if not query:  # the common first page: no need to build a list of every message
@@ -111,6 +142,7 @@ class MemoryStore:
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
         self._unread += stored.summary.read - summary.read
+        self._index_tags(message_id, stored.summary.tags, summary.tags)
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
         self._rows[message_id] = sql_row_values(summary, stored.body_text)
         return summary
@@ -121,6 +153,8 @@ class MemoryStore:
             stored = self._messages.pop(message_id, None)
             if stored is not None:
                 del self._rows[message_id]
+                del self._order[message_id]
+                self._index_tags(message_id, stored.summary.tags, ())
                 self._bytes -= stored.summary.size
                 self._unread -= not stored.summary.read
                 deleted.append(message_id)
@@ -128,6 +162,25 @@ class MemoryStore:
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         return await self.delete([m.summary.id for m in self._matching(query)])
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        if not query:
+            counts = {tag: len(ids) for tag, ids in self._tagged.items()}
+        else:
+            found = self._matching(query)
+            counts = collections.Counter(key for m in found for key in {tag_key(t) for t in m.summary.tags})
+        return [TagCount(name, count) for name, count in sorted(counts.items())]
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[str]:
+        changed = []
+        for stored in self._matching(query):
+            tags = merge(stored.summary.tags, add, remove)
+            if tags != stored.summary.tags:
+                await self.update(stored.summary.id, tags=tags)
+                changed.append(stored.summary.id)
+        return changed
 
     async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]:
         newest_first = reversed(self._sessions)

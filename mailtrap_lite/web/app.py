@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
-from mailtrap_lite.web import api, faults_api, openapi, preview, ws
+from mailtrap_lite.web import api, faults_api, openapi, preview, tags_api, ws
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
@@ -136,6 +136,7 @@ def create_app(ctx: WebContext) -> Starlette:
         middleware.append(Middleware(BasicAuth, credentials=ctx.config.ui_auth))
     routes = [
         *api.routes,
+        *tags_api.routes,
         *preview.routes,
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
