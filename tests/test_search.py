@@ -180,7 +180,10 @@ def test_field_values_may_contain_colons() -> None:
         ("smaller:-5", "bad size '-5' for 'smaller:'"),
         ("larger:k", "bad size 'k'"),
         ("has:foo", "unknown value 'foo' for 'has:' at position 0 (known: attachment, warning)"),
-        ("a is:Starred", "unknown value 'Starred' for 'is:' at position 2 (known: read, unread)"),
+        (
+            "a is:Starred",
+            "unknown value 'Starred' for 'is:' at position 2 (known: read, tagged, unread, untagged)",
+        ),
     ],
 )
 def test_malformed_queries_say_what_and_where(text: str, message: str) -> None:

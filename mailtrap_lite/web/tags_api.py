@@ -22,7 +22,7 @@ async def list_tags(request: Request) -> Response:
 
 
 async def rename_tag(request: Request) -> Response:
-    body = _fields(await json_object(request), required={"name"})
+    body = _fields(await json_object(request), required=frozenset({"name"}))
     name = body["name"]
     if not isinstance(name, str):
         raise BadRequest("name must be a string: the tag's new name")
@@ -35,7 +35,9 @@ async def delete_tag(request: Request) -> Response:
 
 
 async def retag_messages(request: Request) -> Response:
-    body = _fields(await json_object(request), required={"query"}, optional={"add", "remove"})
+    body = _fields(
+        await json_object(request), required=frozenset({"query"}), optional=frozenset({"add", "remove"})
+    )
     text = body["query"]
     if text is not None and not isinstance(text, str):
         raise BadRequest('query must be a search query ("" or null for every message)')
@@ -47,7 +49,9 @@ async def retag_messages(request: Request) -> Response:
     return _retagged(changed)
 
 
-def _fields(body: dict[str, Any], *, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:
+def _fields(
+    body: dict[str, Any], *, required: frozenset[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     allowed = required | optional
     unknown = set(body) - allowed
     if unknown:
