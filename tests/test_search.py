@@ -20,6 +20,7 @@ from mailtrap_lite.search import (
     compile,
     matches,
     parse_query,
+    required_tags,
     sql_row_values,
     to_sql,
     with_mailbox,
@@ -364,6 +365,22 @@ def test_mailbox_and_tag_match_exactly_ignoring_case() -> None:
     assert hit("-tag:urgent", summary())
 
 
+def test_is_tagged_and_untagged() -> None:
+    assert q("is:Tagged").terms == (Term("is", "tagged"),)
+    assert hit("is:tagged", summary(tags=("urgent",)))
+    assert not hit("is:tagged", summary())
+    assert hit("is:untagged", summary())
+    assert hit("-is:tagged", summary())
+    assert not hit("is:untagged", summary(tags=("x",)))
+    # A tag that is only whitespace is no tag, for the search as for the stores.
+    assert hit("is:untagged", summary(tags=("  ",)))
+
+
+def test_required_tags_are_the_positive_tag_terms() -> None:
+    assert required_tags(q('tag:A -tag:b is:tagged tag:"x  y" hello')) == ["a", "x y"]
+    assert required_tags(q("-tag:a")) == []
+
+
 def test_warnings_match_by_substring_and_has_warning() -> None:
     message = summary(warnings=("bare-lf", "line-too-long"))
     assert hit("warning:bare-lf", message)
@@ -562,6 +579,12 @@ EQUIVALENCE_QUERIES = [
     "-larger:10k",
     "larger:2mb",
     "ann -is:read has:attachment",
+    "is:tagged",
+    "-is:tagged",
+    "is:untagged",
+    "is:untagged -is:tagged",
+    "is:tagged -tag:urgent",
+    "tag:URGENT tag:x y",
 ]
 
 
