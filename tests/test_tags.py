@@ -11,8 +11,8 @@ from mailtrap_lite.tags import (
     MAX_TAG_CHARS,
     MAX_TAGS,
     TagError,
-    TagRule,
     Tagging,
+    TagRule,
     header_tags,
     merge,
     normalize,
@@ -115,7 +115,7 @@ def test_rules_parse_as_name_and_query() -> None:
     assert str(rule) == "welcome=subject:welcome from:shop"
     assert parse_rule("x=subject:a=b").query == parse_query("subject:a=b")
     for bad in ("welcome", "welcome=", "welcome=  ", "=subject:x"):
-        with pytest.raises(ValueError, match="NAME=QUERY|cannot be empty"):
+        with pytest.raises(ValueError, match=r"NAME=QUERY|cannot be empty"):
             parse_rule(bad)
     with pytest.raises(TagError):
         parse_rule("a,b=subject:x")
