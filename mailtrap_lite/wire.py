@@ -30,6 +30,7 @@ from mailtrap_lite.model import (
     to_json,
 )
 from mailtrap_lite.store.base import TagCount
+from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -304,7 +305,7 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error,
+    FaultsDeleted, Stats, Error, WebhookStatus,
     TagList, Retagged,
 )  # fmt: skip
 

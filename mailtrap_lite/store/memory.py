@@ -16,7 +16,7 @@ from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import Retention, StoreStats, TagCount
+from mailtrap_lite.store.base import RawStream, Retention, StoreStats, TagCount, stream_of
 from mailtrap_lite.tags import TagRule, merge, tag_stored
 
 
@@ -126,6 +126,10 @@ class MemoryStore:
     async def get_raw(self, message_id: str) -> bytes | None:
         stored = self._messages.get(message_id)
         return stored.raw if stored else None
+
+    async def raw_stream(self, message_id: str) -> RawStream | None:
+        stored = self._messages.get(message_id)
+        return stream_of(stored.raw) if stored else None
 
     async def latest_id(self) -> str | None:
         return next(reversed(self._messages), None)
