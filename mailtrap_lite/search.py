@@ -70,6 +70,7 @@ __all__ = [
     "QueryError",
     "Term",
     "compile",
+    "flag_row_values",
     "matches",
     "parse_query",
     "required_substrings",
@@ -445,6 +446,11 @@ _COLUMNS: dict[str, Callable[[MessageSummary, str], object]] = {
 def sql_row_values(summary: MessageSummary, body_text: str) -> dict[str, object]:
     """The ``messages`` columns for one message: what both stores search over."""
     return {name: column(summary, body_text) for name, column in _COLUMNS.items()}
+
+
+def flag_row_values(summary: MessageSummary) -> dict[str, object]:
+    """The ``messages`` columns that change after ingest (the read flag and the tags)."""
+    return {"read": int(summary.read), "tags_text": _tags_text(summary.tags)}
 
 
 def matches(query: Query, summary: MessageSummary, body_text: str) -> bool:

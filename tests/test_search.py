@@ -18,6 +18,7 @@ from mailtrap_lite.search import (
     QueryError,
     Term,
     compile,
+    flag_row_values,
     matches,
     parse_query,
     required_tags,
@@ -374,6 +375,12 @@ def test_is_tagged_and_untagged() -> None:
     assert not hit("is:untagged", summary(tags=("x",)))
     # A tag that is only whitespace is no tag, for the search as for the stores.
     assert hit("is:untagged", summary(tags=("  ",)))
+
+
+def test_flag_row_values_are_the_row_values_that_change_after_ingest() -> None:
+    for message in (summary(), summary(read=True, tags=("Urgent", " x  y "))):
+        row = sql_row_values(message, "body")
+        assert flag_row_values(message) == {"read": row["read"], "tags_text": row["tags_text"]}
 
 
 def test_required_tags_are_the_positive_tag_terms() -> None:

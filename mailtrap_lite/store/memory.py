@@ -14,7 +14,7 @@ from typing import Any
 
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
-from mailtrap_lite.search import Query, required_tags, sql_row_values, tag_key
+from mailtrap_lite.search import Query, flag_row_values, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.store.base import RawStream, Retention, StoreStats, TagCount, stream_of
 from mailtrap_lite.tags import TagRule, merge, tag_stored
@@ -148,7 +148,7 @@ class MemoryStore:
         self._unread += stored.summary.read - summary.read
         self._index_tags(message_id, stored.summary.tags, summary.tags)
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
-        self._rows[message_id] = sql_row_values(summary, stored.body_text)
+        self._rows[message_id].update(flag_row_values(summary))
         return summary
 
     async def delete(self, message_ids: list[str]) -> list[str]:

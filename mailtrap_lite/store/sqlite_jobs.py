@@ -23,7 +23,7 @@ from mailtrap_lite.model import (
     TranscriptLine,
     pickle_as_arguments,
 )
-from mailtrap_lite.search import sql_row_values, tag_key
+from mailtrap_lite.search import flag_row_values, sql_row_values, tag_key
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
 from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS
@@ -156,7 +156,7 @@ def _index_tags(db: sqlite3.Connection, seq: int | None, tags: Sequence[str]) ->
 
 def _set_tags(db: sqlite3.Connection, seq: int, summary: MessageSummary) -> None:
     """Write a summary whose tags changed (and maybe its read flag): its columns and the tag index."""
-    columns = sql_row_values(summary, "")
+    columns = flag_row_values(summary)
     db.execute(
         "UPDATE messages SET read = ?, tags_text = ?, summary = ? WHERE seq = ?",
         (columns["read"], columns["tags_text"], encode(summary), seq),
