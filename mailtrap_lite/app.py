@@ -88,9 +88,7 @@ class MailServer:
         self.service = MailService(
             self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
         )
-        self.service.tagging = Tagging(
-            self.config.tag, self.config.tags_from_plus, self.config.tags_from_auth
-        )
+        self.service.tagging = Tagging(self.config.tags_from_plus, self.config.tags_from_auth)
         self.faults = FaultEngine()
         for spec in self.config.fault:
             self.faults.add(spec.stage, spec.code, match=spec.match, times=spec.times)

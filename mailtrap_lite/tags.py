@@ -147,10 +147,9 @@ def tag_stored(stored: StoredMessage, tags: Sequence[str], rules: Sequence[TagRu
 
 @dataclass(frozen=True, slots=True)
 class Tagging:
-    """Where a message's automatic tags come from: ``--tag`` rules, ``--tags-from-plus``,
-    ``--tags-from-auth`` (and always ``X-Tags``)."""
+    """Where the tags decided at the end of DATA come from: ``X-Tags`` always, ``--tags-from-plus`` and
+    ``--tags-from-auth`` when set (``--tag`` rules go to the store, which applies them once it parsed)."""
 
-    rules: tuple[TagRule, ...] = ()
     from_plus: bool = False
     from_auth: bool = False
 
