@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 EventType = Literal[
-    "message.new", "message.updated", "message.deleted", "messages.cleared", "session.ended", "stats",
+    "message.new",
+    "message.updated",
+    "messages.updated",
     "messages.tagged",
-]  # fmt: skip
+    "message.deleted",
+    "messages.cleared",
+    "session.ended",
+    "stats",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
+from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.model import (
     Arrival,
     Message,
@@ -34,7 +35,7 @@ from mailtrap_lite.model import (
 from mailtrap_lite.read_cache import ReadCache
 from mailtrap_lite.search import Query, Term, matches, tag_key
 from mailtrap_lite.session_log import SessionLog
-from mailtrap_lite.store.base import RawStream, Retention, Store, StoreStats, TagCount
+from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats, TagCount
 from mailtrap_lite.tags import Tagging, normalize, normalize_all
 from mailtrap_lite.wire import MessagesTagged, record_json, session_json
 
@@ -69,10 +70,13 @@ class Readiness:
 
 
 class MailService:
-    def __init__(self, store: Store, hub: EventHub, retention: Retention) -> None:
+    def __init__(
+        self, store: Store, hub: EventHub, retention: Retention, routing: Routing | None = None
+    ) -> None:
         self.store = store
         self.hub = hub
         self.retention = retention
+        self.routing = routing or Routing()
         self.tagging = Tagging()  # where automatic tags come from: MailServer sets it from its Config
         self.started = time.time()
         self.received = 0
@@ -95,6 +99,8 @@ class MailService:
     # --- SMTP side ---------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> MessageSummary:
+        mailbox, rule = self.routing.route(arrival)
+        arrival = dataclasses.replace(arrival, mailbox=mailbox, mailbox_rule=rule)
         arrival = dataclasses.replace(arrival, tags=self.tagging.arrival_tags(arrival))
         stored = await self.store.ingest(arrival)
         self.received += 1
@@ -124,7 +130,7 @@ class MailService:
 
     async def prune(self) -> list[str]:
         """Apply retention; cheap when nothing was added since the last call."""
-        if not self._added_since_prune and self.retention.max_age_seconds is None:
+        if not self._added_since_prune and not self.retention.ages:
             return []
         self._added_since_prune = 0
         pruned = await self.store.prune(self.retention)
@@ -294,8 +300,19 @@ class MailService:
             raise NotFound(f"no session {session_id!r}")
         return found
 
-    async def list_sessions(self, limit: int, offset: int) -> tuple[int, list[Session]]:
-        total, stored = await self.store.list_sessions(limit=limit, offset=offset)
+    async def mailboxes(self, allowed: frozenset[str] | None = None) -> list[MailboxStats]:
+        """Every mailbox that holds mail or that the configuration names (``default`` always), by name;
+        with ``allowed``, only those."""
+        stored = {found.name: found for found in await self.store.mailbox_stats()}
+        for name in self.routing.names:
+            stored.setdefault(name, MailboxStats(name, 0, 0, 0, None))
+        return [stored[name] for name in sorted(stored) if allowed is None or name in allowed]
+
+    async def list_sessions(
+        self, limit: int, offset: int, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        """Sessions, newest first; with ``mailboxes``, those that delivered mail still stored there."""
+        total, stored = await self.store.list_sessions(limit=limit, offset=offset, mailboxes=mailboxes)
         # A session still open shows its transcript so far, not the snapshot taken at its last message.
         return total, [
             self.live_sessions[s.id].snapshot() if s.id in self.live_sessions else s for s in stored
@@ -331,23 +348,44 @@ class MailService:
             self.hub.publish(Event("messages.tagged", record_json(tagged)))
         return changed
 
-    async def rename_tag(self, old: str, new: str) -> list[str]:
-        """Rename a tag on every message (merging it into ``new`` where both are); NotFound when no
-        message has it."""
+    async def rename_tag(self, old: str, new: str, within: Query | None = None) -> list[str]:
+        """Rename a tag on every message (of those ``within`` matches; merging it into ``new`` where both
+        are); NotFound when no message has it."""
         old_name, new_name = normalize(old), normalize(new)
         if old_name == new_name:
             return []
-        changed = await self.retag(_tagged(old_name), add=[new_name], remove=[old_name])
+        changed = await self.retag(_tagged(old_name, within), add=[new_name], remove=[old_name])
         if not changed:
             raise NotFound(f"no message has the tag {old_name!r}")
         return changed
 
-    async def delete_tag(self, tag: str) -> list[str]:
-        """Remove a tag from every message; NotFound when no message has it."""
+    async def delete_tag(self, tag: str, within: Query | None = None) -> list[str]:
+        """Remove a tag from every message (of those ``within`` matches); NotFound when no message has
+        it."""
         name = normalize(tag)
-        changed = await self.retag(_tagged(name), remove=[name])
+        changed = await self.retag(_tagged(name, within), remove=[name])
         if not changed:
             raise NotFound(f"no message has the tag {name!r}")
+        return changed
+
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        """Mark every message matching ``query`` read or unread; one ``messages.updated`` event says
+        which changed."""
+        changed = await self.store.mark_matching(query, read=read)
+        if changed:
+            self.hub.publish(Event("messages.updated", {"ids": changed, "read": read}))
+        return changed
+
+    async def mark_ids(self, message_ids: list[str], *, read: bool) -> list[str]:
+        """``mark_matching`` for the messages with these ids; NotFound names the first that is missing."""
+        changed = []
+        for message_id in message_ids:
+            before = await self.summary(message_id)
+            if before.read != read:
+                await self.store.update(before.id, read=read)
+                changed.append(before.id)
+        if changed:
+            self.hub.publish(Event("messages.updated", {"ids": changed, "read": read}))
         return changed
 
     async def delete(self, message_id: str) -> None:
@@ -368,9 +406,9 @@ class MailService:
         return deleted
 
 
-def _tagged(tag: str) -> Query:
-    """The query ``tag:<tag>``, for any tag."""
-    return Query((Term("tag", tag_key(tag)),))
+def _tagged(tag: str, within: Query | None) -> Query:
+    """``within`` AND ``tag:<tag>``, for any tag."""
+    return Query((*(within.terms if within else ()), Term("tag", tag_key(tag))))
 
 
 def _message_bytes(message: Message) -> int:

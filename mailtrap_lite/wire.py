@@ -29,7 +29,7 @@ from mailtrap_lite.model import (
     json_fields,
     to_json,
 )
-from mailtrap_lite.store.base import TagCount
+from mailtrap_lite.store.base import MailboxStats, TagCount
 from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
@@ -115,6 +115,20 @@ class Retagged:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxList:
+    mailboxes: tuple[MailboxStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """The answer of ``POST /api/messages/read`` and ``/unread``: the messages whose flag changed."""
+
+    read: bool
+    changed: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MessagesTagged:
     """The ``messages.tagged`` event: each of ``ids`` lost the tags ``remove``, then gained those of ``add``
     it lacked."""
@@ -122,6 +136,14 @@ class MessagesTagged:
     ids: tuple[str, ...]
     add: tuple[str, ...]
     remove: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesUpdated:
+    """The ``messages.updated`` event: these messages were marked read or unread at once."""
+
+    ids: tuple[str, ...]
+    read: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +165,7 @@ class Pruned:
 @dataclass(frozen=True, slots=True)
 class Subscribed:
     q: str
+    mailbox: str | None = None
 
 
 # --- the shapes whose JSON is not one dataclass's fields ---------------------------------------------------
@@ -305,7 +328,7 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error, WebhookStatus,
+    FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus,
     TagList, Retagged,
 )  # fmt: skip
 
@@ -335,6 +358,7 @@ def _schemas() -> dict[str, JSON]:
         "oneOf": [
             _event("message.new", _ref("MessageSummary")),
             _event("message.updated", _ref("MessageSummary")),
+            _event("messages.updated", _object(MessagesUpdated)),
             _event("message.deleted", {"oneOf": [_object(Ids), _object(Pruned)]}),
             _event("messages.cleared", _object(Ids)),
             _event("messages.tagged", _object(MessagesTagged)),

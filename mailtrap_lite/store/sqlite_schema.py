@@ -4,19 +4,23 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 4):
+Tables (version 5):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
   ``mailtrap_lite.search`` (``to_sql`` filters this table), ``session_id``, ``summary`` (codec JSON of the
   MessageSummary, the source of truth for what the API shows) and ``body_text`` last, so that scans over
   the small columns rarely read it.
-- ``message_tags``: the tag index (since version 4), a row per tag of each message (as ``tag:`` compares
+  The index ``messages_mailbox`` on ``(mailbox, seq)`` lists one mailbox newest first without reading the
+  others (since version 4).
+- ``mailboxes``: per mailbox holding messages, its ``messages``, ``unread`` and ``bytes``, kept exact by
+  triggers like ``counters``; a mailbox's row goes with its last message.
+- ``message_tags``: the tag index (since version 5), a row per tag of each message (as ``tag:`` compares
   it, ``search.tag_key``) with its ``seq``: a ``tag:`` search reads only the rows of that tag, and tag
   counts read no summary. The writer keeps it with ``messages``; a trigger deletes a message's rows.
 - ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
 - ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
-  ``live`` (how many of them are still stored) drive the pruning of sessions with their messages.
+  ``live`` (how many of them are still stored) drive the deletion of sessions with their last message.
 - ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
   and the transcript only grows, so each save appends the new lines instead of rewriting them all.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
@@ -153,8 +157,30 @@ CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
 END;
 """
 
-# The tag index, filled from the search column that holds each message's tags a line each.
 _V4 = """
+CREATE INDEX messages_mailbox ON messages (mailbox, seq);
+CREATE TABLE mailboxes (
+    name TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO mailboxes SELECT mailbox, count(*), sum(read = 0), sum(size) FROM messages GROUP BY mailbox;
+CREATE TRIGGER mailbox_message_inserted AFTER INSERT ON messages BEGIN
+    INSERT INTO mailboxes (name, messages, unread, bytes) VALUES (new.mailbox, 1, new.read = 0, new.size)
+        ON CONFLICT (name) DO UPDATE SET messages = messages + 1, unread = unread + excluded.unread,
+        bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER mailbox_message_deleted AFTER DELETE ON messages BEGIN
+    UPDATE mailboxes SET messages = messages - 1, unread = unread - (old.read = 0), bytes = bytes - old.size
+        WHERE name = old.mailbox;
+    DELETE FROM mailboxes WHERE name = old.mailbox AND messages = 0;
+END;
+CREATE TRIGGER mailbox_message_read AFTER UPDATE OF read ON messages BEGIN
+    UPDATE mailboxes SET unread = unread + (new.read = 0) - (old.read = 0) WHERE name = new.mailbox;
+END;
+DELETE FROM sessions WHERE delivered = 1 AND live = 0;
+"""
+
+# The tag index, filled from the search column that holds each message's tags a line each.
+_V5 = """
 CREATE TABLE message_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
 CREATE INDEX message_tags_seq ON message_tags (seq);
 WITH RECURSIVE split (seq, tag, rest) AS (
@@ -169,7 +195,7 @@ CREATE TRIGGER message_tags_deleted AFTER DELETE ON messages BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  # MIGRATIONS[n - 1] brings a database to version n
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

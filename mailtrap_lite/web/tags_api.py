@@ -1,5 +1,6 @@
 """Tags across messages: ``/api/tags`` (list with counts, rename, delete) and ``POST /api/messages/tags``
-(add and remove tags on every message a query matches)."""
+(add and remove tags on every message a query matches). A user that ``--mailbox-access`` confines sees
+and changes the tags of its mailboxes' messages only."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from starlette.routing import Route
 from mailtrap_lite import wire
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import parse_query
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
 from mailtrap_lite.web.params import json_object, query_param
 
 
 async def list_tags(request: Request) -> Response:
-    found = await context(request).service.tags(query_param(request))
+    found = await context(request).service.tags(access.scoped(request, query_param(request)))
     return JSONResponse(wire.record_json(wire.TagList(tuple(found))))
 
 
@@ -26,12 +28,14 @@ async def rename_tag(request: Request) -> Response:
     name = body["name"]
     if not isinstance(name, str):
         raise BadRequest("name must be a string: the tag's new name")
-    changed = await context(request).service.rename_tag(request.path_params["tag"], name)
+    within = access.scoped(request, None)
+    changed = await context(request).service.rename_tag(request.path_params["tag"], name, within)
     return _retagged(changed)
 
 
 async def delete_tag(request: Request) -> Response:
-    return _retagged(await context(request).service.delete_tag(request.path_params["tag"]))
+    within = access.scoped(request, None)
+    return _retagged(await context(request).service.delete_tag(request.path_params["tag"], within))
 
 
 async def retag_messages(request: Request) -> Response:
@@ -44,8 +48,8 @@ async def retag_messages(request: Request) -> Response:
     add, remove = _tag_list(body, "add"), _tag_list(body, "remove")
     if not add and not remove:
         raise BadRequest("give tags to add, to remove, or both")
-    query = parse_query(text)
-    changed = await context(request).service.retag(query if query else None, add=add, remove=remove)
+    query = access.scoped(request, parse_query(text) or None)
+    changed = await context(request).service.retag(query, add=add, remove=remove)
     return _retagged(changed)
 
 
