@@ -391,13 +391,17 @@ class MailService:
         self, query: Query | None, *, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> list[str]:
         """Add and remove tags on every message matching ``query`` (all when None); TagError for a bad
-        tag. One ``messages.tagged`` event lists the messages that changed and how."""
+        tag. Returns the ids that changed, newest first; a ``messages.tagged`` event per mailbox lists
+        its messages that changed and how (so a client sees only its mailboxes' events)."""
         added, removed = normalize_all(add), normalize_all(remove)
         changed = await self.store.retag(query, add=added, remove=removed)
-        if changed:
-            tagged = MessagesTagged(tuple(changed), added, removed)
-            self.hub.publish(Event("messages.tagged", record_json(tagged)))
-        return changed
+        by_mailbox: dict[str, list[str]] = {}
+        for message_id, mailbox in changed:
+            by_mailbox.setdefault(mailbox, []).append(message_id)
+        for mailbox, in_mailbox in sorted(by_mailbox.items()):
+            tagged = MessagesTagged(mailbox, tuple(in_mailbox), added, removed)
+            self.hub.publish(Event("messages.tagged", record_json(tagged), mailbox))
+        return [message_id for message_id, _ in changed]
 
     async def rename_tag(self, old: str, new: str, within: Query | None = None) -> list[str]:
         """Rename a tag on every message (of those ``within`` matches; merging it into ``new`` where both

@@ -130,9 +130,10 @@ class Marked:
 
 @dataclass(frozen=True, slots=True)
 class MessagesTagged:
-    """The ``messages.tagged`` event: each of ``ids`` lost the tags ``remove``, then gained those of ``add``
-    it lacked."""
+    """The ``messages.tagged`` event: each of ``ids`` (messages of ``mailbox``) lost the tags ``remove``,
+    then gained those of ``add`` it lacked."""
 
+    mailbox: str
     ids: tuple[str, ...]
     add: tuple[str, ...]
     remove: tuple[str, ...]

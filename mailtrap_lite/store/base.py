@@ -164,11 +164,11 @@ class Store(Protocol):
 
     async def retag(
         self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         """Change the tags of every message matching ``query`` (all when None) to
         ``tags.merge(tags, add, remove)``: renaming a tag everywhere is ``retag(tag:old, add=(new,),
-        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns the ids whose tags
-        changed, newest first."""
+        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns (id, mailbox) of each
+        message whose tags changed, newest first."""
 
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None

@@ -240,13 +240,13 @@ class MemoryStore:
 
     async def retag(
         self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         changed = []
         for stored in self._matching(query):
             tags = merge(stored.summary.tags, add, remove)
             if tags != stored.summary.tags:
                 await self.update(stored.summary.id, tags=tags)
-                changed.append(stored.summary.id)
+                changed.append((stored.summary.id, stored.summary.mailbox))
         return changed
 
     async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:

@@ -3,14 +3,17 @@ only; others see every tag."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import Config
 from tests.e2e.test_mailboxes import deliver, routed_config
+from tests.web.test_ws import next_frame, ws_url
 
 
 @pytest.fixture
@@ -51,3 +54,27 @@ def test_a_confined_user_sees_and_changes_only_its_mailboxes_tags(
             {"name": "shop", "count": 1},
             {"name": "team", "count": 2},
         ]
+
+
+def test_a_confined_users_websocket_hears_only_its_mailboxes_tag_changes(
+    server: MailServer, smtp_address: tuple[str, int]
+) -> None:
+    deliver(smtp_address, "order", to="a@shop.example")
+    deliver(smtp_address, "plain")
+    token = base64.b64encode(b"ann:ann-pw").decode()
+    with (
+        client(server, "admin") as admin,
+        connect(ws_url(server), additional_headers={"Authorization": f"Basic {token}"}) as ws,
+        connect(
+            ws_url(server),
+            additional_headers={"Authorization": "Basic " + base64.b64encode(b"admin:admin-pw").decode()},
+        ) as everything,
+    ):
+        changed = admin.post("/api/messages/tags", json={"query": "", "add": ["all"]}).json()
+        assert changed["changed"] == 2
+        # One frame per mailbox: the unconfined user hears both, ann only the shop's.
+        heard = [next_frame(everything, "messages.tagged")["data"] for _ in range(2)]
+        assert sorted(frame["mailbox"] for frame in heard) == ["default", "shop"]
+        # default's frame is published before shop's: had ann heard it, it would come first.
+        shop = next_frame(ws, "messages.tagged")["data"]
+        assert shop["mailbox"] == "shop" and len(shop["ids"]) == 1 and shop["add"] == ["all"]
