@@ -6,6 +6,7 @@ import asyncio
 import collections
 import dataclasses
 import functools
+import heapq
 import itertools
 import time
 from collections.abc import Iterable, Sequence
@@ -49,7 +50,8 @@ class MemoryStore:
         self._sessions: dict[str, Session] = {}
         self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
-        self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
+        # Kept up to date: counting 100k summaries per page view costs milliseconds.
+        self._unread: set[str] = set()
         # The tag index: per tag (as ``tag:`` compares it), the ids of its messages; and each message's
         # place in ``_messages``, to list a tag's messages newest first without scanning the others.
         self._tagged: dict[str, set[str]] = collections.defaultdict(set)
@@ -94,7 +96,8 @@ class MemoryStore:
         self._order[summary.id] = self._added
         self._index_tags(summary.id, (), summary.tags)
         self._bytes += summary.size
-        self._unread += not summary.read
+        if not summary.read:
+            self._unread.add(summary.id)
         box = self._boxes.setdefault(self._box_name(summary.id), _Box())
         box.ids[summary.id] = None
         box.bytes += summary.size
@@ -156,13 +159,19 @@ class MemoryStore:
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         mailbox = only_mailbox(query)
         if not query or mailbox is not None:  # from the counters: no need to build a list of every message
-            total, unread = len(self._messages), self._unread
+            total, unread = len(self._messages), len(self._unread)
             if mailbox is not None:
                 box = self._boxes.get(mailbox)
                 total, unread = (len(box.ids), box.unread) if box else (0, 0)
             newest_first = self._newest_first(query)
             page = tuple(m.summary for m in itertools.islice(newest_first, offset, offset + limit))
             return Page(total=total, unread=unread, messages=page)
+        tags = required_tags(query)
+        if len(tags) == len(query.terms):  # only tags: the index answers, no message is read
+            with_all = set.intersection(*(self._tagged.get(tag, set()) for tag in tags))
+            newest = heapq.nlargest(offset + limit, with_all, key=self._order.__getitem__)[offset:]
+            page = tuple(self._messages[i].summary for i in newest)
+            return Page(total=len(with_all), unread=len(with_all & self._unread), messages=page)
         found = self._matching(query)
         unread = sum(1 for m in found if not m.summary.read)
         page = tuple(m.summary for m in found[offset : offset + limit])
@@ -194,7 +203,10 @@ class MemoryStore:
             summary = dataclasses.replace(summary, read=read)
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
-        self._unread += stored.summary.read - summary.read
+        if summary.read:
+            self._unread.discard(message_id)
+        else:
+            self._unread.add(message_id)
         self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
         self._index_tags(message_id, stored.summary.tags, summary.tags)
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
@@ -213,7 +225,7 @@ class MemoryStore:
             del self._order[message_id]
             self._index_tags(message_id, summary.tags, ())
             self._bytes -= summary.size
-            self._unread -= not summary.read
+            self._unread.discard(message_id)
             box = self._boxes[name]
             del box.ids[message_id]
             box.bytes -= summary.size
@@ -319,7 +331,7 @@ class MemoryStore:
         return StoreStats(
             kind=self.kind,
             messages=len(self._messages),
-            unread=self._unread,
+            unread=len(self._unread),
             sessions=len(self._sessions),
             bytes=self._bytes,
         )

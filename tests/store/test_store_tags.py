@@ -89,7 +89,10 @@ def test_tag_search_lists_newest_first_whatever_order_tags_were_given(
         assert await ids(store, "tag:even -tag:late subject:4") == ["m0004"]
         assert await ids(store, "tag:nothing") == []
         assert await ids(store, "is:tagged") == ["m0005", "m0004", "m0001", "m0000"]
-        assert (await store.list_messages(q("tag:even"), limit=2, offset=1)).total == 4
+        await store.update("m0001", read=True)
+        paged = await store.list_messages(q("tag:even"), limit=2, offset=1)
+        assert (paged.total, paged.unread, [m.id for m in paged.messages]) == (4, 3, ["m0004", "m0001"])
+        assert (await store.list_messages(q("tag:even -is:read"))).unread == 3
         await store.delete(["m0004"])
         assert await ids(store, "tag:even") == ["m0005", "m0001", "m0000"]
         await store.delete_matching(q("tag:late"))
