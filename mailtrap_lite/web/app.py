@@ -26,6 +26,7 @@ from mailtrap_lite.web import (
     openapi,
     preview,
     relay_api,
+    tags_api,
     webhooks_api,
     ws,
 )
@@ -179,6 +180,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *api.routes,
         *ingest_api.routes,
         *mailboxes_api.routes,
+        *tags_api.routes,
         *preview.routes,
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
