@@ -18,6 +18,7 @@ EventType = Literal[
     "messages.updated",
     "message.deleted",
     "messages.cleared",
+    "messages.tagged",
     "session.ended",
     "stats",
 ]

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar, cast
@@ -33,10 +33,11 @@ from mailtrap_lite.model import (
     to_json,
 )
 from mailtrap_lite.read_cache import ReadCache
-from mailtrap_lite.search import Query, matches
+from mailtrap_lite.search import Query, Term, matches, tag_key
 from mailtrap_lite.session_log import SessionLog
-from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats
-from mailtrap_lite.wire import session_json
+from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats, TagCount
+from mailtrap_lite.tags import Tagging, normalize, normalize_all
+from mailtrap_lite.wire import MessagesTagged, record_json, session_json
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -76,6 +77,7 @@ class MailService:
         self.hub = hub
         self.retention = retention
         self.routing = routing or Routing()
+        self.tagging = Tagging()  # where automatic tags come from: MailServer sets it from its Config
         self.started = time.time()
         self.received = 0
         self.received_bytes = 0
@@ -99,6 +101,7 @@ class MailService:
     async def ingest(self, arrival: Arrival) -> MessageSummary:
         mailbox, rule = self.routing.route(arrival)
         arrival = dataclasses.replace(arrival, mailbox=mailbox, mailbox_rule=rule)
+        arrival = dataclasses.replace(arrival, tags=self.tagging.arrival_tags(arrival))
         stored = await self.store.ingest(arrival)
         self.received += 1
         self.received_bytes += len(arrival.raw)
@@ -321,6 +324,8 @@ class MailService:
         self, message_id: str, *, read: bool | None = None, tags: tuple[str, ...] | None = None
     ) -> MessageSummary:
         resolved = await self.resolve_id(message_id)
+        if tags is not None:
+            tags = normalize_all(tags)
         updated = await self.store.update(resolved, read=read, tags=tags)
         if updated is None:
             raise NotFound(f"no message {message_id!r}")
@@ -347,6 +352,41 @@ class MailService:
             self.hub.publish(Event("messages.updated", {"ids": changed, "read": read}))
         return changed
 
+    async def tags(self, query: Query | None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it."""
+        return await self.store.tag_counts(query)
+
+    async def retag(
+        self, query: Query | None, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        """Add and remove tags on every message matching ``query`` (all when None); TagError for a bad
+        tag. One ``messages.tagged`` event lists the messages that changed and how."""
+        added, removed = normalize_all(add), normalize_all(remove)
+        changed = await self.store.retag(query, add=added, remove=removed)
+        if changed:
+            tagged = MessagesTagged(tuple(changed), added, removed)
+            self.hub.publish(Event("messages.tagged", record_json(tagged)))
+        return changed
+
+    async def rename_tag(self, old: str, new: str) -> list[str]:
+        """Rename a tag on every message (merging it into ``new`` where both are); NotFound when no
+        message has it."""
+        old_name, new_name = normalize(old), normalize(new)
+        if old_name == new_name:
+            return []
+        changed = await self.retag(_tagged(old_name), add=[new_name], remove=[old_name])
+        if not changed:
+            raise NotFound(f"no message has the tag {old_name!r}")
+        return changed
+
+    async def delete_tag(self, tag: str) -> list[str]:
+        """Remove a tag from every message; NotFound when no message has it."""
+        name = normalize(tag)
+        changed = await self.retag(_tagged(name), remove=[name])
+        if not changed:
+            raise NotFound(f"no message has the tag {name!r}")
+        return changed
+
     async def delete(self, message_id: str) -> None:
         resolved = await self.resolve_id(message_id)
         deleted = await self.store.delete([resolved])
@@ -363,6 +403,11 @@ class MailService:
         elif deleted:
             self.hub.publish(Event("message.deleted", {"ids": deleted}))
         return deleted
+
+
+def _tagged(tag: str) -> Query:
+    """The query ``tag:<tag>``, for any tag."""
+    return Query((Term("tag", tag_key(tag)),))
 
 
 def _message_bytes(message: Message) -> int:

@@ -23,6 +23,10 @@ backend must guarantee:
 - A session whose every message is deleted (by ``delete``, ``delete_matching`` or ``prune``) is deleted
   with them, and a session's ``message_ids`` list only messages still stored; sessions that delivered
   nothing are kept (up to ``Retention.max_messages``).
+- Tags: ``ingest`` stores a message with its arrival's ``tags`` and then the name of every tag rule the
+  store was made with whose query matches the parsed message (``tags.tag_stored``). A store changes a
+  message's tags only as ``tags.merge`` does, and keeps an index so that a ``tag:`` search reads only
+  the messages with that tag, and counting tags reads no message's summary.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -80,6 +84,12 @@ class MailboxStats:
     unread: int
     size: int  # bytes
     newest: datetime | None  # when its newest message arrived
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str  # as ``tag:`` compares it (``search.tag_key``)
+    count: int  # messages with the tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +158,17 @@ class Store(Protocol):
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         """Delete every message matching ``query`` (all when None); returns the deleted ids."""
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it, by name."""
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Change the tags of every message matching ``query`` (all when None) to
+        ``tags.merge(tags, add, remove)``: renaming a tag everywhere is ``retag(tag:old, add=(new,),
+        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns the ids whose tags
+        changed, newest first."""
 
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None

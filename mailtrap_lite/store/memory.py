@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import functools
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailtrap_lite.mailboxes import mailboxes_of, only_mailbox
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
-from mailtrap_lite.search import Query, sql_row_values
+from mailtrap_lite.search import Query, flag_row_values, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreStats, stream_of
+from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreStats, TagCount, stream_of
+from mailtrap_lite.tags import TagRule, merge, tag_stored
 
 
 @dataclass(slots=True)
@@ -27,10 +31,15 @@ class _Box:
     bytes: int = 0
 
 
+def _build_tagged(tags: tuple[str, ...], rules: Sequence[TagRule], *build: Any) -> StoredMessage:
+    return tag_stored(build_message(*build), tags, rules)
+
+
 class MemoryStore:
     kind = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, *, tag_rules: Sequence[TagRule] = ()) -> None:
+        self._tag_rules = tuple(tag_rules)
         self._messages: dict[str, StoredMessage] = {}
         # The normalised search columns of each message, computed once: searching 100k messages then
         # costs one predicate call each instead of re-normalising every body.
@@ -43,6 +52,11 @@ class MemoryStore:
         self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
         self._boxes: dict[str, _Box] = {}
         self._live: dict[str, int] = {}  # per session id: how many of its messages are stored
+        # The tag index: per tag (as ``tag:`` compares it), the ids of its messages; and each message's
+        # place in ``_messages``, to list a tag's messages newest first without scanning the others.
+        self._tagged: dict[str, set[str]] = collections.defaultdict(set)
+        self._order: dict[str, int] = {}
+        self._added = 0
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
@@ -64,10 +78,11 @@ class MemoryStore:
             arrival.mailbox,
             arrival.mailbox_rule,
         )
+        build_tagged = functools.partial(_build_tagged, arrival.tags, self._tag_rules)
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
+            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_tagged, *build)
         else:
-            stored = build_message(*build)
+            stored = build_tagged(*build)
         await self.add(stored, arrival.session)
         return stored
 
@@ -75,6 +90,9 @@ class MemoryStore:
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
         summary = message.summary
+        self._added += 1
+        self._order[summary.id] = self._added
+        self._index_tags(summary.id, (), summary.tags)
         self._bytes += summary.size
         self._unread += not summary.read
         box = self._boxes.setdefault(self._box_name(summary.id), _Box())
@@ -116,11 +134,24 @@ class MemoryStore:
         box = self._boxes.get(next(iter(names)))
         return (self._messages[i] for i in reversed(box.ids)) if box else ()
 
+    def _index_tags(self, message_id: str, old: Sequence[str], new: Sequence[str]) -> None:
+        for key in {tag_key(tag) for tag in old} - {tag_key(tag) for tag in new}:
+            self._tagged[key].discard(message_id)
+            if not self._tagged[key]:
+                del self._tagged[key]
+        for key in {tag_key(tag) for tag in new} - {""}:
+            self._tagged[key].add(message_id)
+
     def _matching(self, query: Query | None) -> list[StoredMessage]:
         newest_first = self._newest_first(query)
         if not query:
             return list(newest_first)
         accept = compile_query(query)
+        tags = required_tags(query)
+        if tags:  # only the messages of the rarest tag the query requires are candidates
+            fewest = min((self._tagged.get(tag, set()) for tag in tags), key=len)
+            candidates = sorted(fewest, key=self._order.__getitem__, reverse=True)
+            return [self._messages[i] for i in candidates if accept(self._rows[i])]
         return [m for m in newest_first if accept(self._rows[m.summary.id])]
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
@@ -166,11 +197,9 @@ class MemoryStore:
             summary = dataclasses.replace(summary, tags=tags)
         self._unread += stored.summary.read - summary.read
         self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
+        self._index_tags(message_id, stored.summary.tags, summary.tags)
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
-        if tags is None:  # only the read column changes: marking a mailbox read re-normalises no body
-            self._rows[message_id]["read"] = int(summary.read)
-        else:
-            self._rows[message_id] = sql_row_values(summary, stored.body_text)
+        self._rows[message_id].update(flag_row_values(summary))
         return summary
 
     async def delete(self, message_ids: list[str]) -> list[str]:
@@ -182,6 +211,8 @@ class MemoryStore:
             summary = stored.summary
             name = self._box_name(message_id)
             del self._rows[message_id]
+            del self._order[message_id]
+            self._index_tags(message_id, summary.tags, ())
             self._bytes -= summary.size
             self._unread -= not summary.read
             box = self._boxes[name]
@@ -217,6 +248,25 @@ class MemoryStore:
             )
             for name, box in sorted(self._boxes.items())
         ]
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        if not query:
+            counts = {tag: len(ids) for tag, ids in self._tagged.items()}
+        else:
+            found = self._matching(query)
+            counts = collections.Counter(key for m in found for key in {tag_key(t) for t in m.summary.tags})
+        return [TagCount(name, count) for name, count in sorted(counts.items())]
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[str]:
+        changed = []
+        for stored in self._matching(query):
+            tags = merge(stored.summary.tags, add, remove)
+            if tags != stored.summary.tags:
+                await self.update(stored.summary.id, tags=tags)
+                changed.append(stored.summary.id)
+        return changed
 
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None

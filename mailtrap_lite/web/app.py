@@ -17,7 +17,17 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
-from mailtrap_lite.web import access, api, faults_api, mailboxes_api, openapi, preview, webhooks_api, ws
+from mailtrap_lite.web import (
+    access,
+    api,
+    faults_api,
+    mailboxes_api,
+    openapi,
+    preview,
+    tags_api,
+    webhooks_api,
+    ws,
+)
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
@@ -167,6 +177,7 @@ def create_app(ctx: WebContext) -> Starlette:
     routes = [
         *api.routes,
         *mailboxes_api.routes,
+        *tags_api.routes,
         *preview.routes,
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),

@@ -76,7 +76,7 @@ def served(server: MailServer) -> set[tuple[str, str]]:
         if isinstance(route, WebSocketRoute):
             found.add((route.path, "get"))
         elif isinstance(route, Route):
-            found |= {(route.path, m.lower()) for m in route.methods or () if m != "HEAD"}
+            found |= {(route.path_format, m.lower()) for m in route.methods or () if m != "HEAD"}
     return found
 
 
@@ -165,6 +165,27 @@ def test_every_route_answers_what_the_document_says(
             checker.call("post", path, json={"query": 5})
         listed = checker.call("get", "/api/sessions", params={"mailbox": "Default"}).json()
         assert [s["message_ids"] for s in listed["sessions"]] == [[message_id]]
+        checker.call(
+            "patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"tags": [" Billing"]}
+        )
+        assert receive_until(ws, checker, "message.updated")["data"]["tags"] == ["billing"]
+        checker.call(
+            "patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"tags": ["x" * 10_000]}
+        )
+        checker.call("get", "/api/tags", params={"mailbox": "default"})
+        checker.call("get", "/api/tags", params={"q": "before:nonsense"})
+        renamed = checker.call("put", "/api/tags/{tag}", "/api/tags/Billing", json={"name": "invoices"})
+        assert renamed.json() == {"changed": 1, "ids": [message_id]}
+        assert receive_until(ws, checker, "messages.tagged")["data"]["add"] == ["invoices"]
+        checker.call("put", "/api/tags/{tag}", "/api/tags/invoices", json={"name": "a,b"})
+        checker.call("put", "/api/tags/{tag}", f"/api/tags/{UNKNOWN}", json={"name": "x"})
+        bulk = {"query": "subject:invoice", "add": ["paid"], "remove": ["invoices"]}
+        assert checker.call("post", "/api/messages/tags", json=bulk).json()["changed"] == 1
+        receive_until(ws, checker, "messages.tagged")
+        checker.call("post", "/api/messages/tags", json={"query": None, "add": ["bad\x00tag"]})
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/paid")
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/paid")
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/" + "x" * 65)
 
         for path in ("/api/stats", "/api/faults", "/api/openapi.json", "/livez", "/readyz", "/metrics"):
             checker.call("get", path)
@@ -184,8 +205,8 @@ def test_every_route_answers_what_the_document_says(
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1
 
     for path, methods in checker.document["paths"].items():
-        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1")
-        checker.call("put", path, url)
+        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1").replace("{tag}", UNKNOWN)
+        checker.call(_lacking(methods), path, url)
         for method in methods:
             # The guard's answers: a Host the server does not serve, a foreign Origin, a body not JSON.
             checker.call(method, path, url, headers={"Host": "rebind.attacker.example"})
@@ -202,7 +223,13 @@ def test_every_route_answers_what_the_document_says(
         wanted = {int(status) for status in responses if status.isdigit() and status not in untested}
         seen = {status for p, m, status in checker.seen if (p, m) == (path, method)}
         assert wanted <= seen, (path, method, wanted - seen)
-        assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, "put")}, path
+        lacking = _lacking(checker.document["paths"][path])
+        assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, lacking)}, path
+
+
+def _lacking(methods: dict[str, Any]) -> str:
+    """A method the path does not have."""
+    return "put" if "put" not in methods else "post"
 
 
 @pytest.mark.parametrize("name", ["Message", "Session", "FaultRule", "Stats", "MessageSummary"])
