@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from mailtrap_lite import html_preview
+from mailtrap_lite import html_preview, ids
 from mailtrap_lite import message as mime
 from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
@@ -25,16 +25,22 @@ from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.model import (
     Arrival,
+    Envelope,
     Message,
     MessageSummary,
     Page,
     Part,
+    Recipient,
+    Reply,
     Session,
+    TranscriptLine,
     to_json,
+    utcnow,
 )
 from mailtrap_lite.read_cache import ReadCache
 from mailtrap_lite.search import Query, Term, matches, tag_key
 from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.smtp import replies
 from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats, TagCount
 from mailtrap_lite.tags import Tagging, normalize, normalize_all
 from mailtrap_lite.wire import MessagesTagged, record_json, session_json
@@ -108,6 +114,40 @@ class MailService:
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
+
+    async def submit(
+        self,
+        raw: bytes,
+        mail_from: str,
+        recipients: Sequence[str],
+        *,
+        peer: str,
+        via: str = "POST /api/messages",
+    ) -> MessageSummary:
+        """Store a message handed over HTTP as if it came over SMTP with this envelope, in a session of
+        its own (``protocol="http"``) whose transcript says how it came: ``via`` the request."""
+        message_id = ids.new_id()
+        queued = replies.QUEUED.format(id=message_id)
+        envelope = Envelope(
+            mail_from=mail_from,
+            recipients=tuple(Recipient(address, 250, replies.RCPT_OK[4:]) for address in recipients),
+            data=Reply(250, queued[4:]),
+        )
+        lines = [
+            f"{via}: {len(raw)} bytes of message/rfc822 over HTTP, not SMTP",
+            f"MAIL FROM:<{mail_from}>",
+            *(f"RCPT TO:<{address}>" for address in recipients),
+        ]
+        transcript = [TranscriptLine(0, "C", line) for line in lines]
+        transcript.append(TranscriptLine(0, "S", queued))
+        now = utcnow()
+        session = Session(
+            ids.new_id(), peer, started_at=now, ended_at=now, transcript=tuple(transcript), protocol="http"
+        )
+        self.sessions_total += 1
+        summary = await self.ingest(Arrival(message_id, raw, envelope, session))
+        await self.session_ended(dataclasses.replace(session, message_ids=(message_id,)))
+        return summary
 
     def session_started(self, session: SessionLog) -> None:
         self.sessions_total += 1

@@ -21,6 +21,7 @@ from mailtrap_lite.web import (
     access,
     api,
     faults_api,
+    ingest_api,
     mailboxes_api,
     openapi,
     preview,
@@ -176,6 +177,7 @@ def create_app(ctx: WebContext) -> Starlette:
         middleware.append(Middleware(BasicAuth, users=users))
     routes = [
         *api.routes,
+        *ingest_api.routes,
         *mailboxes_api.routes,
         *tags_api.routes,
         *preview.routes,

@@ -454,6 +454,35 @@ def _body(schema: str) -> dict[str, Any]:
     }
 
 
+PATHS["/api/messages"]["post"] = (
+    "Store a message as if it came over SMTP (in a session of protocol http). The body is the raw "
+    "message; the envelope comes from mail_from and rcpt, else from the From (or Sender) and To, Cc and "
+    "Bcc headers. Answers the stored message's summary.",
+    [
+        {
+            "name": "mail_from",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "Envelope sender (empty or <> for the null sender); default: the From header.",
+        },
+        {
+            "name": "rcpt",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "explode": True,
+            "description": "Envelope recipients, repeated or comma-separated; default: To, Cc and Bcc "
+            "(else X-Original-To and Delivered-To).",
+        },
+    ],
+    {
+        "201": _json(_ref("MessageSummary"), "Stored"),
+        "400": _json(_ref("Error"), "An empty body, a bad address, no recipients or an unknown parameter"),
+        "413": _json(_ref("Error"), "The message is larger than --max-message-size"),
+        "415": _json(_ref("Error"), "The body's Content-Type is not message/rfc822"),
+        **_503,
+    },
+)
+
 # Every request's Host is checked, and every state-changing one's Origin; a JSON body needs its media type.
 _GUARD = {"421": _json(_ref("Error"), "Host not served here: a name outside --trusted-host")}
 _FOREIGN = {
@@ -465,6 +494,11 @@ _NOT_JSON = {"415": _json(_ref("Error"), "The body's Content-Type is not applica
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/messages/{id}", "patch"): _body("MessagePatch"),
     ("/api/faults", "post"): _body("FaultRuleRequest"),
+    ("/api/messages", "post"): {
+        "required": True,
+        "description": "The message's bytes, at most --max-message-size.",
+        "content": {"message/rfc822": {"schema": {"type": "string", "contentMediaType": "message/rfc822"}}},
+    },
     ("/api/messages/read", "post"): _body("MarkRequest"),
     ("/api/messages/unread", "post"): _body("MarkRequest"),
     ("/api/tags/{tag}", "put"): _body("TagRename"),
@@ -484,7 +518,8 @@ def document(version: str) -> dict[str, Any]:
             operation = {"summary": summary, "parameters": parameters, "responses": guarded}
             if (path, method) in BODIES:
                 operation["requestBody"] = BODIES[path, method]
-                guarded.update(_NOT_JSON)
+                for status, answer in _NOT_JSON.items():
+                    guarded.setdefault(status, answer)
             paths[path][method] = operation
     return {
         "openapi": "3.1.0",

@@ -18,10 +18,18 @@ from starlette.routing import Route, WebSocketRoute
 from websockets.sync.client import ClientConnection, connect
 
 from mailtrap_lite.app import MailServer
+from mailtrap_lite.config import Config
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from tests.conftest import free_config
 
 UNKNOWN = "no-such-id"
+MAX_MESSAGE_SIZE = 64 * 1024  # small, so that a 413 costs little to provoke
+
+
+@pytest.fixture
+def server_config() -> Config:
+    return free_config(max_message_size=MAX_MESSAGE_SIZE)
 
 
 class Checker:
@@ -200,6 +208,14 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{UNKNOWN}")
         send_mail(smtp_address)
         receive_until(ws, checker, "message.new")
+        rfc822 = {"Content-Type": "message/rfc822"}
+        posted = checker.call(
+            "post", "/api/messages", content=b"To: a@example.com\r\n\r\nhi\r\n", headers=rfc822
+        )
+        assert posted.status_code == 201
+        checker.call("post", "/api/messages", content=b"Subject: nobody\r\n\r\n", headers=rfc822)
+        checker.call("post", "/api/messages", content=b"x" * (MAX_MESSAGE_SIZE + 1), headers=rfc822)
+        checker.call("delete", "/api/messages/{id}", f"/api/messages/{posted.json()['id']}")
         checker.call("delete", "/api/messages", params={"q": "larger:x"})
         checker.call("delete", "/api/messages")
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1
