@@ -12,12 +12,13 @@ from starlette.routing import Route
 from mailtrap_lite import wire
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.search import parse_query
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
 from mailtrap_lite.web.params import json_object, query_param
 
 
 async def list_tags(request: Request) -> Response:
-    found = await context(request).service.tags(query_param(request))
+    found = await context(request).service.tags(access.scoped(request, query_param(request)))
     return JSONResponse(wire.record_json(wire.TagList(tuple(found))))
 
 
@@ -45,7 +46,8 @@ async def retag_messages(request: Request) -> Response:
     if not add and not remove:
         raise BadRequest("give tags to add, to remove, or both")
     query = parse_query(text)
-    changed = await context(request).service.retag(query if query else None, add=add, remove=remove)
+    scoped = access.scoped(request, query if query else None)
+    changed = await context(request).service.retag(scoped, add=add, remove=remove)
     return _retagged(changed)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -170,3 +171,29 @@ def test_one_mailbox_hides_the_switcher(ui: UI, smtp_address: tuple[str, int]) -
     deliver(smtp_address, "Elsewhere", headers={"X-Mailtrap-Mailbox": "second"})
     expect(switcher(page, "second")).to_have_text("second1 unread")  # type: ignore[arg-type]
     expect(page.locator("#mailboxes")).to_be_visible()
+
+
+def test_a_user_confined_to_one_mailbox_sees_only_its_mailbox_and_tags(
+    browser: Browser, tmp_path: Path
+) -> None:
+    users = tmp_path / "users"
+    users.write_text("ann:ann-pw\nadmin:admin-pw\n")
+    config = routed_config(ui_auth=str(users), mailbox_access=["ann=shop"])
+    server = MailServer(config)
+    server.start()
+    try:
+        assert server.addresses is not None
+        address = (server.addresses.smtp.host, server.addresses.smtp.port)
+        deliver(address, "Order", to="a@shop.example", headers={"X-Tags": "order"})
+        deliver(address, "Secret", headers={"X-Tags": "internal"})
+        made = make_ui(browser, server, http_credentials={"username": "ann", "password": "ann-pw"})
+        page = made.open()
+        expect(page.locator("#counts")).to_have_text("1 message · 1 unread")
+        expect(page.locator("#mailboxes")).to_be_hidden()  # one mailbox: no switcher
+        expect(page.locator("#tag-filter [data-tag]")).to_have_text(["order1 message"])
+        page = made.open("#/mailbox/default/")  # a mailbox of someone else's: empty, not an error
+        expect(page.locator("#list-empty")).to_be_visible()
+        expect(page.locator("#tag-filter")).to_be_hidden()
+        made.context.close()
+    finally:
+        server.stop()
