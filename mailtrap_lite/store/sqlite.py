@@ -23,7 +23,7 @@ from typing import Any
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.mailboxes import only_mailbox
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
-from mailtrap_lite.search import Query
+from mailtrap_lite.search import Query, tag_key
 from mailtrap_lite.store.base import (
     RAW_CHUNK_BYTES,
     MailboxStats,
@@ -321,9 +321,22 @@ class SQLiteStore:
         self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
     ) -> list[str]:
         where, params = where_clause(query) if query else ("1", [])
+        # Only messages that the change can change: with a tag to remove, or lacking a tag to add.
+        removing, adding = sorted({tag_key(t) for t in remove}), sorted({tag_key(t) for t in add})
+        can_change, more = [], list[object]()
+        if removing:
+            marks = ", ".join("?" * len(removing))
+            can_change.append(f"seq IN (SELECT seq FROM message_tags WHERE tag IN ({marks}))")
+            more += removing
+        if adding:
+            marks = ", ".join("?" * len(adding))
+            has = f"SELECT count(*) FROM message_tags AS t WHERE t.seq = messages.seq AND t.tag IN ({marks})"
+            can_change.append(f"({has}) < ?")
+            more += [*adding, len(adding)]
+        sql = f"SELECT seq FROM messages WHERE {where} AND ({' OR '.join(can_change) or '0'})"
 
         def matching(db: sqlite3.Connection) -> list[int]:
-            return [int(row[0]) for row in db.execute(f"SELECT seq FROM messages WHERE {where}", params)]
+            return [int(row[0]) for row in db.execute(sql, [*params, *more])]
 
         found = sorted(await self._read_side().run(matching), reverse=True)
         changed: list[str] = []
