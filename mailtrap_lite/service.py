@@ -19,7 +19,7 @@ from typing import TypeVar, cast
 
 from mailtrap_lite import html_preview, ids
 from mailtrap_lite import message as mime
-from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
+from mailtrap_lite.errors import BadRequest, NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.mailboxes import Routing
@@ -123,9 +123,12 @@ class MailService:
         *,
         peer: str,
         via: str = "POST /api/messages",
+        mailboxes: frozenset[str] | None = None,
     ) -> MessageSummary:
         """Store a message handed over HTTP as if it came over SMTP with this envelope, in a session of
-        its own (``protocol="http"``) whose transcript says how it came: ``via`` the request."""
+        its own (``protocol="http"``) whose transcript says how it came: ``via`` the request. With
+        ``mailboxes`` (a user's ``--mailbox-access``), a message that routing puts elsewhere is refused
+        (BadRequest) before anything is stored."""
         message_id = ids.new_id()
         queued = replies.QUEUED.format(id=message_id)
         envelope = Envelope(
@@ -144,8 +147,16 @@ class MailService:
         session = Session(
             ids.new_id(), peer, started_at=now, ended_at=now, transcript=tuple(transcript), protocol="http"
         )
+        arrival = Arrival(message_id, raw, envelope, session)
+        if mailboxes is not None:
+            mailbox, _ = self.routing.route(arrival)
+            if mailbox not in mailboxes:
+                allowed = ", ".join(sorted(mailboxes))
+                raise BadRequest(
+                    f"this message would go to mailbox {mailbox!r}; you may post only to {allowed}"
+                )
         self.sessions_total += 1
-        summary = await self.ingest(Arrival(message_id, raw, envelope, session))
+        summary = await self.ingest(arrival)
         await self.session_ended(dataclasses.replace(session, message_ids=(message_id,)))
         return summary
 

@@ -3,7 +3,8 @@
 The body is the message itself (``Content-Type: message/rfc822``), at most ``--max-message-size`` bytes.
 The envelope comes from the query (``mail_from``, ``rcpt`` repeated or comma-separated) or, when absent,
 from the message's headers: the sender from From (or Sender), the recipients from To, Cc and Bcc (else
-from X-Original-To and Delivered-To, which delivery agents add to archived mail).
+from X-Original-To and Delivered-To, which delivery agents add to archived mail). The message is routed
+into its mailbox as SMTP mail is; a user confined by ``--mailbox-access`` may post only into their own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from mailtrap_lite import wire
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.raw_headers import header_values
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
 
 MEDIA_TYPE = "message/rfc822"
@@ -98,7 +100,9 @@ async def post_message(request: Request) -> Response:
         )
     client = request.client
     peer = f"{client.host}:{client.port}" if client is not None else "unknown"
-    summary = await ctx.service.submit(raw, mail_from, recipients, peer=peer)
+    summary = await ctx.service.submit(
+        raw, mail_from, recipients, peer=peer, mailboxes=access.allowed(request)
+    )
     return JSONResponse(wire.record_json(summary), status_code=201)
 
 

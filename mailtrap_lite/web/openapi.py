@@ -476,7 +476,11 @@ PATHS["/api/messages"]["post"] = (
     ],
     {
         "201": _json(_ref("MessageSummary"), "Stored"),
-        "400": _json(_ref("Error"), "An empty body, a bad address, no recipients or an unknown parameter"),
+        "400": _json(
+            _ref("Error"),
+            "An empty body, a bad address, no recipients, an unknown parameter, or (for a user confined by "
+            "--mailbox-access) a message that routing would put in another user's mailbox",
+        ),
         "413": _json(_ref("Error"), "The message is larger than --max-message-size"),
         "415": _json(_ref("Error"), "The body's Content-Type is not message/rfc822"),
         **_503,

@@ -4,6 +4,7 @@ own that says it came over HTTP; every bad request is a 4xx with a JSON error.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from mailtrap_lite.app import MailServer
-from mailtrap_lite.config import Config
+from mailtrap_lite.config import Config, build_config
 from tests.conftest import free_config
 
 RAW = (
@@ -139,3 +140,35 @@ def test_a_cross_origin_page_cannot_post(api: httpx.Client) -> None:
     response = post(api, Origin="http://attacker.example")
     assert response.status_code == 403
     assert api.get("/api/messages").json()["total"] == 0
+
+
+def test_a_posted_message_is_routed_like_smtp_mail(api: httpx.Client) -> None:
+    summary = post(api, b"X-Mailtrap-Mailbox: CI-Run\r\n" + RAW).json()
+    assert (summary["mailbox"], summary["mailbox_rule"]) == ("ci-run", "header:X-Mailtrap-Mailbox")
+    assert api.get("/api/messages", params={"mailbox": "ci-run"}).json()["total"] == 1
+
+
+def test_a_user_confined_to_mailboxes_posts_only_into_them(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    users.write_text("ann:ann-pw\nadmin:admin-pw\n")
+    flags = build_config({"ui_auth": str(users), "mailbox_access": ["ann=shop"]}, environ={})
+    server = MailServer(free_config(ui_auth=flags.ui_auth, mailbox_access=flags.mailbox_access))
+    server.start()
+    try:
+        assert server.addresses is not None
+        with (
+            httpx.Client(base_url=server.addresses.url, auth=("ann", "ann-pw"), timeout=30) as ann,
+            httpx.Client(base_url=server.addresses.url, auth=("admin", "admin-pw"), timeout=30) as admin,
+        ):
+            refused = post(ann, RAW)
+            assert refused.status_code == 400
+            assert (
+                refused.json()["error"]
+                == "this message would go to mailbox 'default'; you may post only to shop"
+            )
+            assert post(ann, b"X-Mailtrap-Mailbox: shop\r\n" + RAW).json()["mailbox"] == "shop"
+            assert post(admin, RAW).json()["mailbox"] == "default"
+            assert admin.get("/api/stats").json()["sessions_total"] == 2  # the refused post left nothing
+            assert admin.get("/api/messages").json()["total"] == 2
+    finally:
+        server.stop()
