@@ -38,7 +38,7 @@ from mailtrap_lite.model import (
     utcnow,
 )
 from mailtrap_lite.read_cache import ReadCache
-from mailtrap_lite.search import Query, Term, matches, tag_key
+from mailtrap_lite.search import Query, Term, matches, tag_key, with_mailbox
 from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats, TagCount
@@ -419,21 +419,22 @@ class MailService:
             self.hub.publish(Event("messages.tagged", record_json(tagged)))
         return changed
 
-    async def rename_tag(self, old: str, new: str) -> list[str]:
-        """Rename a tag on every message (merging it into ``new`` where both are); NotFound when no
-        message has it."""
+    async def rename_tag(self, old: str, new: str, *, mailboxes: frozenset[str] | None = None) -> list[str]:
+        """Rename a tag on every message (merging it into ``new`` where both are), or on those of these
+        ``mailboxes`` (a user's ``--mailbox-access``); NotFound when no such message has it."""
         old_name, new_name = normalize(old), normalize(new)
         if old_name == new_name:
             return []
-        changed = await self.retag(_tagged(old_name), add=[new_name], remove=[old_name])
+        changed = await self.retag(_tagged(old_name, mailboxes), add=[new_name], remove=[old_name])
         if not changed:
             raise NotFound(f"no message has the tag {old_name!r}")
         return changed
 
-    async def delete_tag(self, tag: str) -> list[str]:
-        """Remove a tag from every message; NotFound when no message has it."""
+    async def delete_tag(self, tag: str, *, mailboxes: frozenset[str] | None = None) -> list[str]:
+        """Remove a tag from every message, or from those of these ``mailboxes``; NotFound when no such
+        message has it."""
         name = normalize(tag)
-        changed = await self.retag(_tagged(name), remove=[name])
+        changed = await self.retag(_tagged(name, mailboxes), remove=[name])
         if not changed:
             raise NotFound(f"no message has the tag {name!r}")
         return changed
@@ -456,9 +457,10 @@ class MailService:
         return deleted
 
 
-def _tagged(tag: str) -> Query:
-    """The query ``tag:<tag>``, for any tag."""
-    return Query((Term("tag", tag_key(tag)),))
+def _tagged(tag: str, mailboxes: frozenset[str] | None) -> Query | None:
+    """The query ``tag:<tag>``, for any tag; only in ``mailboxes`` unless None."""
+    query = Query((Term("tag", tag_key(tag)),))
+    return query if mailboxes is None else with_mailbox(query, ",".join(sorted(mailboxes)))
 
 
 def _message_bytes(message: Message) -> int:

@@ -27,12 +27,14 @@ async def rename_tag(request: Request) -> Response:
     name = body["name"]
     if not isinstance(name, str):
         raise BadRequest("name must be a string: the tag's new name")
-    changed = await context(request).service.rename_tag(request.path_params["tag"], name)
+    service = context(request).service
+    changed = await service.rename_tag(request.path_params["tag"], name, mailboxes=access.allowed(request))
     return _retagged(changed)
 
 
 async def delete_tag(request: Request) -> Response:
-    return _retagged(await context(request).service.delete_tag(request.path_params["tag"]))
+    service = context(request).service
+    return _retagged(await service.delete_tag(request.path_params["tag"], mailboxes=access.allowed(request)))
 
 
 async def retag_messages(request: Request) -> Response:
