@@ -3,7 +3,7 @@
 // mailbox, or when the URL names one.
 
 import { listMailboxes } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, h, keepingFocus } from "./dom.js";
 
 const enc = encodeURIComponent;
 // While the live connection is narrowed to one mailbox or a search, other mailboxes' new mail does not
@@ -94,11 +94,13 @@ export class MailboxSwitcher {
         count ? h("span", { class: "count", text: String(count) }) : null,
         count ? h("span", { class: "visually-hidden", text: " unread" }) : null,
       );
-    clear(
-      this.root,
-      h("span", { class: "strip-label", text: "Mailboxes" }),
-      link(null, "All", unread),
-      boxes.map((box) => link(box.name, box.name, box.unread)),
+    keepingFocus(this.root, "data-mailbox", () =>
+      clear(
+        this.root,
+        h("span", { class: "strip-label", text: "Mailboxes" }),
+        link(null, "All", unread),
+        boxes.map((box) => link(box.name, box.name, box.unread)),
+      ),
     );
   }
 }

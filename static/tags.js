@@ -2,7 +2,7 @@
 // A tag filters the list as the search term tag:NAME, so the search box always says what is shown.
 
 import { listTags, setTags } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, h, keepingFocus } from "./dom.js";
 
 const ROW_CHIPS = 2; // a row is one line high: more tags show as "+N"
 
@@ -79,6 +79,10 @@ export class TagFilter {
 
   render() {
     this.root.hidden = this.tags.length === 0;
+    keepingFocus(this.root, "data-tag", () => this.fill());
+  }
+
+  fill() {
     clear(
       this.root,
       h("span", { class: "strip-label", text: "Tags" }),
@@ -130,11 +134,16 @@ export class TagEditor {
               "li",
               { class: "tag-chip editable" },
               h("button", { type: "button", class: "tag-name", title: `Show only messages tagged “${tag}”`, text: tag, onclick: () => this.onFilter(tag) }),
-              h("button", { type: "button", class: "tag-remove", "aria-label": `Remove tag ${tag}`, text: "×", onclick: () => this.save(tags.filter((t) => t !== tag)) }),
+              h("button", { type: "button", class: "tag-remove", "aria-label": `Remove tag ${tag}`, text: "×", onclick: () => this.remove(tag) }),
             ),
           )
         : h("li", { class: "muted no-tags", text: "none" }),
     );
+  }
+
+  remove(tag) {
+    this.input.focus(); // the button goes with its chip
+    this.save((this.message.tags ?? []).filter((t) => t !== tag));
   }
 
   add(event) {
