@@ -475,11 +475,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "tag",
-        "tag NAME every message that the search QUERY matches, repeatable (e.g. welcome=subject:welcome)",
+        "tag NAME every message that the search QUERY matches, repeatable (';' between them in the variable)",
         "NAME=QUERY",
         parse_tag_rule,
         repeatable=True,
         default_text="none",
+        env_separator=";",
     ),
     Option("tags_from_plus", "tag a message with its recipients' sub-addresses (ann+signup@x: signup)"),
     Option("tags_from_auth", "tag a message with the SMTP AUTH username that sent it"),

@@ -16,9 +16,9 @@ EventType = Literal[
     "message.new",
     "message.updated",
     "messages.updated",
+    "messages.tagged",
     "message.deleted",
     "messages.cleared",
-    "messages.tagged",
     "session.ended",
     "stats",
 ]

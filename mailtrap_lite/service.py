@@ -38,7 +38,7 @@ from mailtrap_lite.model import (
     utcnow,
 )
 from mailtrap_lite.read_cache import ReadCache
-from mailtrap_lite.search import Query, Term, matches, tag_key, with_mailbox
+from mailtrap_lite.search import Query, Term, matches, tag_key
 from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats, TagCount
@@ -383,6 +383,46 @@ class MailService:
         self.hub.publish(Event("message.updated", to_json(updated), updated))
         return updated
 
+    async def tags(self, query: Query | None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it."""
+        return await self.store.tag_counts(query)
+
+    async def retag(
+        self, query: Query | None, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        """Add and remove tags on every message matching ``query`` (all when None); TagError for a bad
+        tag. Returns the ids that changed, newest first; a ``messages.tagged`` event per mailbox lists
+        its messages that changed and how (so a client sees only its mailboxes' events)."""
+        added, removed = normalize_all(add), normalize_all(remove)
+        changed = await self.store.retag(query, add=added, remove=removed)
+        by_mailbox: dict[str, list[str]] = {}
+        for message_id, mailbox in changed:
+            by_mailbox.setdefault(mailbox, []).append(message_id)
+        for mailbox, in_mailbox in sorted(by_mailbox.items()):
+            tagged = MessagesTagged(mailbox, tuple(in_mailbox), added, removed)
+            self.hub.publish(Event("messages.tagged", record_json(tagged), mailbox))
+        return [message_id for message_id, _ in changed]
+
+    async def rename_tag(self, old: str, new: str, within: Query | None = None) -> list[str]:
+        """Rename a tag on every message (of those ``within`` matches; merging it into ``new`` where both
+        are); NotFound when no message has it."""
+        old_name, new_name = normalize(old), normalize(new)
+        if old_name == new_name:
+            return []
+        changed = await self.retag(_tagged(old_name, within), add=[new_name], remove=[old_name])
+        if not changed:
+            raise NotFound(f"no message has the tag {old_name!r}")
+        return changed
+
+    async def delete_tag(self, tag: str, within: Query | None = None) -> list[str]:
+        """Remove a tag from every message (of those ``within`` matches); NotFound when no message has
+        it."""
+        name = normalize(tag)
+        changed = await self.retag(_tagged(name, within), remove=[name])
+        if not changed:
+            raise NotFound(f"no message has the tag {name!r}")
+        return changed
+
     async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
         """Mark every message matching ``query`` read or unread; one ``messages.updated`` event says
         which changed."""
@@ -403,42 +443,6 @@ class MailService:
             self.hub.publish(Event("messages.updated", {"ids": changed, "read": read}))
         return changed
 
-    async def tags(self, query: Query | None) -> list[TagCount]:
-        """Each tag of the messages matching ``query`` (all when None) and how many carry it."""
-        return await self.store.tag_counts(query)
-
-    async def retag(
-        self, query: Query | None, *, add: Sequence[str] = (), remove: Sequence[str] = ()
-    ) -> list[str]:
-        """Add and remove tags on every message matching ``query`` (all when None); TagError for a bad
-        tag. One ``messages.tagged`` event lists the messages that changed and how."""
-        added, removed = normalize_all(add), normalize_all(remove)
-        changed = await self.store.retag(query, add=added, remove=removed)
-        if changed:
-            tagged = MessagesTagged(tuple(changed), added, removed)
-            self.hub.publish(Event("messages.tagged", record_json(tagged)))
-        return changed
-
-    async def rename_tag(self, old: str, new: str, *, mailboxes: frozenset[str] | None = None) -> list[str]:
-        """Rename a tag on every message (merging it into ``new`` where both are), or on those of these
-        ``mailboxes`` (a user's ``--mailbox-access``); NotFound when no such message has it."""
-        old_name, new_name = normalize(old), normalize(new)
-        if old_name == new_name:
-            return []
-        changed = await self.retag(_tagged(old_name, mailboxes), add=[new_name], remove=[old_name])
-        if not changed:
-            raise NotFound(f"no message has the tag {old_name!r}")
-        return changed
-
-    async def delete_tag(self, tag: str, *, mailboxes: frozenset[str] | None = None) -> list[str]:
-        """Remove a tag from every message, or from those of these ``mailboxes``; NotFound when no such
-        message has it."""
-        name = normalize(tag)
-        changed = await self.retag(_tagged(name, mailboxes), remove=[name])
-        if not changed:
-            raise NotFound(f"no message has the tag {name!r}")
-        return changed
-
     async def delete(self, message_id: str) -> None:
         resolved = await self.resolve_id(message_id)
         deleted = await self.store.delete([resolved])
@@ -457,10 +461,9 @@ class MailService:
         return deleted
 
 
-def _tagged(tag: str, mailboxes: frozenset[str] | None) -> Query | None:
-    """The query ``tag:<tag>``, for any tag; only in ``mailboxes`` unless None."""
-    query = Query((Term("tag", tag_key(tag)),))
-    return query if mailboxes is None else with_mailbox(query, ",".join(sorted(mailboxes)))
+def _tagged(tag: str, within: Query | None) -> Query:
+    """``within`` AND ``tag:<tag>``, for any tag."""
+    return Query((*(within.terms if within else ()), Term("tag", tag_key(tag))))
 
 
 def _message_bytes(message: Message) -> int:

@@ -99,20 +99,6 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
-class MailboxList:
-    mailboxes: tuple[MailboxStats, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Marked:
-    """The answer of ``POST /api/messages/read`` and ``/unread``: the messages whose flag changed."""
-
-    read: bool
-    changed: int
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class TagList:
     """``GET /api/tags``: each tag and how many messages carry it, by name."""
 
@@ -129,21 +115,36 @@ class Retagged:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxList:
+    mailboxes: tuple[MailboxStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """The answer of ``POST /api/messages/read`` and ``/unread``: the messages whose flag changed."""
+
+    read: bool
+    changed: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesTagged:
+    """The ``messages.tagged`` event: each of ``ids`` (messages of ``mailbox``) lost the tags ``remove``,
+    then gained those of ``add`` it lacked."""
+
+    mailbox: str
+    ids: tuple[str, ...]
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MessagesUpdated:
     """The ``messages.updated`` event: these messages were marked read or unread at once."""
 
     ids: tuple[str, ...]
     read: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MessagesTagged:
-    """The ``messages.tagged`` event: each of ``ids`` lost the tags ``remove``, then gained those of ``add``
-    it lacked."""
-
-    ids: tuple[str, ...]
-    add: tuple[str, ...]
-    remove: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailtrap_lite.config import build_config
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Session, utcnow
 from mailtrap_lite.search import QueryError, parse_query
@@ -158,3 +159,16 @@ def test_arrival_tags_come_from_the_header_always_and_from_plus_and_auth_when_as
     assert Tagging(from_plus=True, from_auth=True).arrival_tags(plain) == ()
     # A username that is no valid tag is left out; the message still arrives.
     assert Tagging(from_auth=True).arrival_tags(_arrival(b"\r\n", (), "a,b")) == ()
+
+
+def test_rules_come_from_flags_or_from_the_variable_separated_by_semicolons() -> None:
+    given = build_config({"tag": ["a=from:x,y", "b=subject:z"]}, environ={})
+    from_env = build_config({}, environ={"MAILTRAP_LITE_TAG": "a=from:x,y; b=subject:z"})
+    assert (
+        [str(rule) for rule in given.tag]
+        == [str(rule) for rule in from_env.tag]
+        == [
+            "a=from:x,y",
+            "b=subject:z",
+        ]
+    )

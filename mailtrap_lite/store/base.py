@@ -17,16 +17,16 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- Tags: ``ingest`` stores a message with its arrival's ``tags`` and then the name of every tag rule the
+  store was made with whose query matches the parsed message (``tags.tag_stored``). A store changes a
+  message's tags only as ``tags.merge`` does, and keeps an index so that a ``tag:`` search reads only
+  the messages with that tag, and counting tags reads no message's summary.
 - Mailboxes: each message is in one mailbox (``summary.mailbox``, lower-case), fixed at ingest. Listing
   one mailbox (a query that is one ``mailbox:`` term) must cost what listing everything costs, however
   many messages other mailboxes hold: keep an index per mailbox and per-mailbox counters.
 - A session whose every message is deleted (by ``delete``, ``delete_matching`` or ``prune``) is deleted
   with them, and a session's ``message_ids`` list only messages still stored; sessions that delivered
   nothing are kept (up to ``Retention.max_messages``).
-- Tags: ``ingest`` stores a message with its arrival's ``tags`` and then the name of every tag rule the
-  store was made with whose query matches the parsed message (``tags.tag_stored``). A store changes a
-  message's tags only as ``tags.merge`` does, and keeps an index so that a ``tag:`` search reads only
-  the messages with that tag, and counting tags reads no message's summary.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -78,18 +78,18 @@ def stream_of(raw: bytes) -> RawStream:
 
 
 @dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str  # as ``tag:`` compares it (``search.tag_key``)
+    count: int  # messages with the tag
+
+
+@dataclass(frozen=True, slots=True)
 class MailboxStats:
     name: str
     total: int
     unread: int
     size: int  # bytes
     newest: datetime | None  # when its newest message arrived
-
-
-@dataclass(frozen=True, slots=True)
-class TagCount:
-    name: str  # as ``tag:`` compares it (``search.tag_key``)
-    count: int  # messages with the tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +164,11 @@ class Store(Protocol):
 
     async def retag(
         self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         """Change the tags of every message matching ``query`` (all when None) to
         ``tags.merge(tags, add, remove)``: renaming a tag everywhere is ``retag(tag:old, add=(new,),
-        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns the ids whose tags
-        changed, newest first."""
+        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns (id, mailbox) of each
+        message whose tags changed, newest first."""
 
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None

@@ -6,6 +6,7 @@ import asyncio
 import collections
 import dataclasses
 import functools
+import heapq
 import itertools
 import time
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,10 @@ from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreSt
 from mailtrap_lite.tags import TagRule, merge, tag_stored
 
 
+def _build_tagged(tags: tuple[str, ...], rules: Sequence[TagRule], *build: Any) -> StoredMessage:
+    return tag_stored(build_message(*build), tags, rules)
+
+
 @dataclass(slots=True)
 class _Box:
     """One mailbox: its message ids in insertion order, and its counters."""
@@ -29,10 +34,6 @@ class _Box:
     ids: dict[str, None] = field(default_factory=dict)
     unread: int = 0
     bytes: int = 0
-
-
-def _build_tagged(tags: tuple[str, ...], rules: Sequence[TagRule], *build: Any) -> StoredMessage:
-    return tag_stored(build_message(*build), tags, rules)
 
 
 class MemoryStore:
@@ -49,14 +50,15 @@ class MemoryStore:
         self._sessions: dict[str, Session] = {}
         self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
-        self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
-        self._boxes: dict[str, _Box] = {}
-        self._live: dict[str, int] = {}  # per session id: how many of its messages are stored
+        # Kept up to date: counting 100k summaries per page view costs milliseconds.
+        self._unread: set[str] = set()
         # The tag index: per tag (as ``tag:`` compares it), the ids of its messages; and each message's
         # place in ``_messages``, to list a tag's messages newest first without scanning the others.
         self._tagged: dict[str, set[str]] = collections.defaultdict(set)
         self._order: dict[str, int] = {}
         self._added = 0
+        self._boxes: dict[str, _Box] = {}
+        self._live: dict[str, int] = {}  # per session id: how many of its messages are stored
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
@@ -94,7 +96,8 @@ class MemoryStore:
         self._order[summary.id] = self._added
         self._index_tags(summary.id, (), summary.tags)
         self._bytes += summary.size
-        self._unread += not summary.read
+        if not summary.read:
+            self._unread.add(summary.id)
         box = self._boxes.setdefault(self._box_name(summary.id), _Box())
         box.ids[summary.id] = None
         box.bytes += summary.size
@@ -143,27 +146,32 @@ class MemoryStore:
             self._tagged[key].add(message_id)
 
     def _matching(self, query: Query | None) -> list[StoredMessage]:
-        newest_first = self._newest_first(query)
         if not query:
-            return list(newest_first)
+            return list(reversed(self._messages.values()))
         accept = compile_query(query)
         tags = required_tags(query)
         if tags:  # only the messages of the rarest tag the query requires are candidates
             fewest = min((self._tagged.get(tag, set()) for tag in tags), key=len)
             candidates = sorted(fewest, key=self._order.__getitem__, reverse=True)
             return [self._messages[i] for i in candidates if accept(self._rows[i])]
-        return [m for m in newest_first if accept(self._rows[m.summary.id])]
+        return [m for m in self._newest_first(query) if accept(self._rows[m.summary.id])]
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         mailbox = only_mailbox(query)
         if not query or mailbox is not None:  # from the counters: no need to build a list of every message
-            total, unread = len(self._messages), self._unread
+            total, unread = len(self._messages), len(self._unread)
             if mailbox is not None:
                 box = self._boxes.get(mailbox)
                 total, unread = (len(box.ids), box.unread) if box else (0, 0)
             newest_first = self._newest_first(query)
             page = tuple(m.summary for m in itertools.islice(newest_first, offset, offset + limit))
             return Page(total=total, unread=unread, messages=page)
+        tags = required_tags(query)
+        if len(tags) == len(query.terms):  # only tags: the index answers, no message is read
+            with_all = set.intersection(*(self._tagged.get(tag, set()) for tag in tags))
+            newest = heapq.nlargest(offset + limit, with_all, key=self._order.__getitem__)[offset:]
+            page = tuple(self._messages[i].summary for i in newest)
+            return Page(total=len(with_all), unread=len(with_all & self._unread), messages=page)
         found = self._matching(query)
         unread = sum(1 for m in found if not m.summary.read)
         page = tuple(m.summary for m in found[offset : offset + limit])
@@ -195,7 +203,10 @@ class MemoryStore:
             summary = dataclasses.replace(summary, read=read)
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
-        self._unread += stored.summary.read - summary.read
+        if summary.read:
+            self._unread.discard(message_id)
+        else:
+            self._unread.add(message_id)
         self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
         self._index_tags(message_id, stored.summary.tags, summary.tags)
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
@@ -214,7 +225,7 @@ class MemoryStore:
             del self._order[message_id]
             self._index_tags(message_id, summary.tags, ())
             self._bytes -= summary.size
-            self._unread -= not summary.read
+            self._unread.discard(message_id)
             box = self._boxes[name]
             del box.ids[message_id]
             box.bytes -= summary.size
@@ -230,6 +241,25 @@ class MemoryStore:
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         return await self.delete([m.summary.id for m in self._matching(query)])
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        if not query:
+            counts = {tag: len(ids) for tag, ids in self._tagged.items()}
+        else:
+            found = self._matching(query)
+            counts = collections.Counter(key for m in found for key in {tag_key(t) for t in m.summary.tags})
+        return [TagCount(name, count) for name, count in sorted(counts.items())]
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        changed = []
+        for stored in self._matching(query):
+            tags = merge(stored.summary.tags, add, remove)
+            if tags != stored.summary.tags:
+                await self.update(stored.summary.id, tags=tags)
+                changed.append((stored.summary.id, stored.summary.mailbox))
+        return changed
 
     async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
         changed = [m.summary.id for m in self._matching(query) if m.summary.read != read]
@@ -248,25 +278,6 @@ class MemoryStore:
             )
             for name, box in sorted(self._boxes.items())
         ]
-
-    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
-        if not query:
-            counts = {tag: len(ids) for tag, ids in self._tagged.items()}
-        else:
-            found = self._matching(query)
-            counts = collections.Counter(key for m in found for key in {tag_key(t) for t in m.summary.tags})
-        return [TagCount(name, count) for name, count in sorted(counts.items())]
-
-    async def retag(
-        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
-    ) -> list[str]:
-        changed = []
-        for stored in self._matching(query):
-            tags = merge(stored.summary.tags, add, remove)
-            if tags != stored.summary.tags:
-                await self.update(stored.summary.id, tags=tags)
-                changed.append(stored.summary.id)
-        return changed
 
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
@@ -320,7 +331,7 @@ class MemoryStore:
         return StoreStats(
             kind=self.kind,
             messages=len(self._messages),
-            unread=self._unread,
+            unread=len(self._unread),
             sessions=len(self._sessions),
             bytes=self._bytes,
         )

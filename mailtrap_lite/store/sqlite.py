@@ -319,7 +319,7 @@ class SQLiteStore:
 
     async def retag(
         self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         where, params = where_clause(query) if query else ("1", [])
         # Only messages that the change can change: with a tag to remove, or lacking a tag to add.
         removing, adding = sorted({tag_key(t) for t in remove}), sorted({tag_key(t) for t in add})
@@ -339,7 +339,7 @@ class SQLiteStore:
             return [int(row[0]) for row in db.execute(sql, [*params, *more])]
 
         found = sorted(await self._read_side().run(matching), reverse=True)
-        changed: list[str] = []
+        changed: list[tuple[str, str]] = []
         for start in range(0, len(found), DELETE_SLICE):  # in slices, as deletions go
             changed += await self._write_side().run(
                 "retag_seqs", found[start : start + DELETE_SLICE], add, remove

@@ -186,8 +186,9 @@ def _update_message(
 @job("retag_seqs")
 def _retag_seqs(
     db: sqlite3.Connection, seqs: list[int], add: tuple[str, ...], remove: tuple[str, ...]
-) -> list[str]:
-    """Change the tags of these messages as ``tags.merge`` does; returns the ids that changed."""
+) -> list[tuple[str, str]]:
+    """Change the tags of these messages as ``tags.merge`` does; returns (id, mailbox) of those that
+    changed."""
     changed = []
     marks = ", ".join("?" * len(seqs))
     rows = db.execute(f"SELECT seq, id, summary FROM messages WHERE seq IN ({marks}) ORDER BY seq DESC", seqs)
@@ -196,7 +197,7 @@ def _retag_seqs(
         tags = merge(summary.tags, add, remove)
         if tags != summary.tags:
             _set_tags(db, seq, dataclasses.replace(summary, tags=tags))
-            changed.append(str(message_id))
+            changed.append((str(message_id), summary.mailbox))
     return changed
 
 

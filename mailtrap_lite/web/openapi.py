@@ -367,8 +367,9 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
             "message.updated (a MessageSummary), messages.updated ({ids, read}: marked in bulk), "
             "message.deleted ({ids, reason?}), messages.cleared "
-            "({ids}), messages.tagged ({ids, add, remove}: these messages lost the tags of remove, then "
-            "gained those of add they lacked), session.ended (a Session without transcript), "
+            "({ids}), messages.tagged ({mailbox, ids, add, remove}, one per mailbox: these messages lost the "
+            "tags of remove, then gained those of add they lacked), session.ended (a Session without "
+            "transcript), "
             "ping (every 20 s when idle), "
             "and answers to the client: subscribed ({q, mailbox}), error ({error}), pong. The client may "
             'send {"subscribe": "<query>", "mailbox": "<name>"} to receive only the message.new events '

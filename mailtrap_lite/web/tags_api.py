@@ -1,5 +1,6 @@
 """Tags across messages: ``/api/tags`` (list with counts, rename, delete) and ``POST /api/messages/tags``
-(add and remove tags on every message a query matches)."""
+(add and remove tags on every message a query matches). A user that ``--mailbox-access`` confines sees
+and changes the tags of its mailboxes' messages only."""
 
 from __future__ import annotations
 
@@ -27,14 +28,14 @@ async def rename_tag(request: Request) -> Response:
     name = body["name"]
     if not isinstance(name, str):
         raise BadRequest("name must be a string: the tag's new name")
-    service = context(request).service
-    changed = await service.rename_tag(request.path_params["tag"], name, mailboxes=access.allowed(request))
+    within = access.scoped(request, None)
+    changed = await context(request).service.rename_tag(request.path_params["tag"], name, within)
     return _retagged(changed)
 
 
 async def delete_tag(request: Request) -> Response:
-    service = context(request).service
-    return _retagged(await service.delete_tag(request.path_params["tag"], mailboxes=access.allowed(request)))
+    within = access.scoped(request, None)
+    return _retagged(await context(request).service.delete_tag(request.path_params["tag"], within))
 
 
 async def retag_messages(request: Request) -> Response:
@@ -47,9 +48,8 @@ async def retag_messages(request: Request) -> Response:
     add, remove = _tag_list(body, "add"), _tag_list(body, "remove")
     if not add and not remove:
         raise BadRequest("give tags to add, to remove, or both")
-    query = parse_query(text)
-    scoped = access.scoped(request, query if query else None)
-    changed = await context(request).service.retag(scoped, add=add, remove=remove)
+    query = access.scoped(request, parse_query(text) or None)
+    changed = await context(request).service.retag(query, add=add, remove=remove)
     return _retagged(changed)
 
 

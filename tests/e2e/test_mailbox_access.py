@@ -153,17 +153,3 @@ def test_a_bad_users_file_names_the_flag(tmp_path: Path) -> None:
     result = run_cli("--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--ui-auth", str(bad))
     assert result.returncode == 2
     assert f"--ui-auth: {bad}:1: expected user:password" in result.stderr
-
-
-def test_tags_are_counted_and_changed_only_in_the_users_mailboxes(
-    mail: dict[str, str], ann: httpx.Client, admin: httpx.Client
-) -> None:
-    for subject in ("order", "plain"):
-        assert admin.patch(f"/api/messages/{mail[subject]}", json={"tags": ["shared"]}).status_code == 200
-    assert ann.get("/api/tags").json() == {"tags": [{"name": "shared", "count": 1}]}
-    assert ann.put("/api/tags/shared", json={"name": "mine"}).json() == {"changed": 1, "ids": [mail["order"]]}
-    assert ann.delete("/api/tags/shared").status_code == 404  # left only where ann cannot see
-    bulk = ann.post("/api/messages/tags", json={"query": "", "add": ["seen"]}).json()
-    assert bulk == {"changed": 1, "ids": [mail["order"]]}
-    tags = {m["subject"]: m["tags"] for m in summaries(admin)}
-    assert tags == {"order": ["mine", "seen"], "plain": ["shared"], "invoice": [], "alert": []}

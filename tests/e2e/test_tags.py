@@ -155,7 +155,12 @@ def test_list_rename_delete_and_bulk_change_tags(tagging_server: MailServer) -> 
         renamed = api.put("/api/tags/CI%2FNightly", json={"name": "Nightly"})
         assert renamed.status_code == 200 and renamed.json()["changed"] == 1
         event = next_event(ws, "messages.tagged")
-        assert event == {"ids": renamed.json()["ids"], "add": ["nightly"], "remove": ["ci/nightly"]}
+        assert event == {
+            "mailbox": "default",
+            "ids": renamed.json()["ids"],
+            "add": ["nightly"],
+            "remove": ["ci/nightly"],
+        }
         assert tags_of(api, "subject:one") == [["welcome", "nightly"]]  # a renamed tag goes last
 
         # Rename onto an existing tag merges them.
@@ -174,6 +179,7 @@ def test_list_rename_delete_and_bulk_change_tags(tagging_server: MailServer) -> 
         everything = api.post("/api/messages/tags", json={"query": None, "add": ["all"], "remove": ["seen"]})
         assert everything.json()["changed"] == 3
         assert next_event(ws, "messages.tagged") == {
+            "mailbox": "default",
             "ids": everything.json()["ids"],
             "add": ["all"],
             "remove": ["seen"],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailtrap_lite.model import Arrival, Envelope, Recipient, StoredMessage
-from mailtrap_lite.search import parse_query
+from mailtrap_lite.search import Query, parse_query
 from mailtrap_lite.store import MemoryStore, Store
 from mailtrap_lite.store.base import TagCount
 from mailtrap_lite.store.sqlite import SQLiteStore
@@ -42,6 +42,15 @@ def arrival(number: int, subject: str, sender: str, tags: tuple[str, ...]) -> Ar
     raw = f"From: {sender}\r\nTo: ann@example.com\r\nSubject: {subject}\r\n\r\nHello\r\n".encode()
     envelope = Envelope(sender, recipients=(Recipient("ann@example.com", 250, "OK"),))
     return Arrival(f"m{number:04d}", raw, envelope, new_session(), tags=tags)
+
+
+async def retag(store: Store, query: Query | None, **change: tuple[str, ...]) -> list[str]:
+    """``store.retag``'s changed ids, after checking that it names each message's mailbox."""
+    changed = await store.retag(query, **change)
+    for message_id, mailbox in changed:
+        summary = await store.get_summary(message_id)
+        assert summary is not None and summary.mailbox == mailbox
+    return [message_id for message_id, _ in changed]
 
 
 async def ids(store: Store, text: str | None) -> list[str]:
@@ -80,7 +89,10 @@ def test_tag_search_lists_newest_first_whatever_order_tags_were_given(
         assert await ids(store, "tag:even -tag:late subject:4") == ["m0004"]
         assert await ids(store, "tag:nothing") == []
         assert await ids(store, "is:tagged") == ["m0005", "m0004", "m0001", "m0000"]
-        assert (await store.list_messages(q("tag:even"), limit=2, offset=1)).total == 4
+        await store.update("m0001", read=True)
+        paged = await store.list_messages(q("tag:even"), limit=2, offset=1)
+        assert (paged.total, paged.unread, [m.id for m in paged.messages]) == (4, 3, ["m0004", "m0001"])
+        assert (await store.list_messages(q("tag:even -is:read"))).unread == 3
         await store.delete(["m0004"])
         assert await ids(store, "tag:even") == ["m0005", "m0001", "m0000"]
         await store.delete_matching(q("tag:late"))
@@ -128,7 +140,7 @@ def test_retag_adds_and_removes_on_every_match(make_store: TaggingStoreFactory) 
         for stored in messages:
             await store.add(stored, session)
         # Rename: the messages that had the tag, newest first; one already had the new name.
-        assert await store.retag(q("tag:old"), add=("new",), remove=("old",)) == ["m0001", "m0000"]
+        assert await retag(store, q("tag:old"), add=("new",), remove=("old",)) == ["m0001", "m0000"]
         assert [(await store.get_summary(f"m000{n}")) for n in range(2)] == [
             dataclasses.replace(messages[0].summary, tags=("keep", "new")),
             dataclasses.replace(messages[1].summary, tags=("new",)),
@@ -136,13 +148,13 @@ def test_retag_adds_and_removes_on_every_match(make_store: TaggingStoreFactory) 
         assert await ids(store, "tag:old") == []
         assert await store.tag_counts() == [TagCount("keep", 2), TagCount("new", 2)]
         # Add to all: only the messages that lacked it change.
-        assert await store.retag(None, add=("all",)) == ["m0003", "m0002", "m0001", "m0000"]
-        assert await store.retag(None, add=("all",)) == []
+        assert await retag(store, None, add=("all",)) == ["m0003", "m0002", "m0001", "m0000"]
+        assert await retag(store, None, add=("all",)) == []
         # Delete everywhere.
-        assert await store.retag(q("tag:keep"), remove=("keep",)) == ["m0002", "m0000"]
+        assert await retag(store, q("tag:keep"), remove=("keep",)) == ["m0002", "m0000"]
         assert await ids(store, "tag:keep") == []
         assert (await store.get_summary("m0002")) == dataclasses.replace(messages[2].summary, tags=("all",))
-        assert await store.retag(q("subject:nothing"), add=("x",)) == []
+        assert await retag(store, q("subject:nothing"), add=("x",)) == []
         # Reading state is left alone.
         assert (await store.stats()).unread == 4
 
@@ -155,8 +167,8 @@ def test_retag_keeps_at_most_max_tags(make_store: TaggingStoreFactory) -> None:
 
     async def scenario(store: Store) -> None:
         await store.add(full, session)
-        assert await store.retag(None, add=("one-more",)) == []
-        assert await store.retag(None, add=("one-more",), remove=("t0",)) == ["m0000"]
+        assert await retag(store, None, add=("one-more",)) == []
+        assert await retag(store, None, add=("one-more",), remove=("t0",)) == ["m0000"]
         summary = await store.get_summary("m0000")
         assert summary is not None and summary.tags[-1] == "one-more" and len(summary.tags) == MAX_TAGS
 
