@@ -44,10 +44,6 @@ def switcher(page: Page, name: str) -> object:
     return page.locator(f'#mailboxes a[data-mailbox="{"" if name == "All" else name}"]')
 
 
-def subjects(page: Page) -> list[str]:
-    return page.locator("#list .row-subject").all_text_contents()
-
-
 def test_the_switcher_counts_unread_mail_live_and_scopes_the_list(
     ui: UI, smtp_address: tuple[str, int]
 ) -> None:
@@ -65,7 +61,7 @@ def test_the_switcher_counts_unread_mail_live_and_scopes_the_list(
     expect(page).to_have_url(re.compile(r"#/mailbox/shop/$"))
     expect(switcher(page, "shop")).to_have_attribute("aria-current", "page")  # type: ignore[arg-type]
     expect(page.locator("#counts")).to_have_text("2 messages · 2 unread")
-    assert subjects(page) == ["Order 2", "Order 1"]
+    expect(page.locator("#list .row-subject")).to_have_text(["Order 2", "Order 1"])
 
     # New mail of the open mailbox appears; other mailboxes' mail only counts in the switcher.
     deliver(smtp_address, "Order 3", to="c@shop.example")
@@ -83,7 +79,7 @@ def test_the_switcher_counts_unread_mail_live_and_scopes_the_list(
     # The search is scoped too.
     page.locator("#search").fill("3")
     expect(page.locator("#counts")).to_have_text("1 message · 1 unread")
-    assert subjects(page) == ["Order 3"]
+    expect(page.locator("#list .row-subject")).to_have_text(["Order 3"])
 
 
 def test_a_shared_link_opens_its_mailbox_and_message(
@@ -95,7 +91,7 @@ def test_a_shared_link_opens_its_mailbox_and_message(
     page = ui.open(f"#/mailbox/SHOP/messages/{order}")  # names are case-insensitive
     expect(page.locator("#message-subject")).to_have_text("Order")
     expect(switcher(page, "shop")).to_have_attribute("aria-current", "page")  # type: ignore[arg-type]
-    assert subjects(page) == ["Order"]
+    expect(page.locator("#list .row-subject")).to_have_text(["Order"])
     page.keyboard.press("Escape")
     expect(page).to_have_url(re.compile(r"#/mailbox/shop/$"))
 
@@ -106,7 +102,7 @@ def test_a_shared_link_opens_its_mailbox_and_message(
     deliver(smtp_address, "Late")  # to default: not shown here
     deliver(smtp_address, "For later", headers={"X-Mailtrap-Mailbox": "later"})
     expect(row(page, "For later")).to_be_visible()  # type: ignore[arg-type]
-    assert subjects(page) == ["For later"]
+    expect(page.locator("#list .row-subject")).to_have_text(["For later"])
 
     # The old routes still mean every mailbox.
     page = ui.open("#/")
