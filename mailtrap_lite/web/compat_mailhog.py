@@ -1,0 +1,81 @@
+"""MailHog's API (``/api/v2/messages``, ``/api/v2/search`` and the ``/api/v1/messages/{id}`` routes) over
+the MailService, answering in MailHog's shape (``compat_mailhog``). ``GET`` and ``DELETE
+/api/v1/messages`` are Mailpit's (web/compat_mailpit.py): where the two products share a path, Mailpit's
+answer is given, and MailHog's clients read lists through ``/api/v2``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mailtrap_lite.compat_mailhog import MailhogList, MailhogMessage, mailhog_message
+from mailtrap_lite.compat_search import mailhog_query
+from mailtrap_lite.errors import NotFound
+from mailtrap_lite.model import MessageSummary, to_json
+from mailtrap_lite.search import Query
+from mailtrap_lite.service import MailService
+from mailtrap_lite.web import api
+from mailtrap_lite.web.compat_params import start_limit, unavailable
+from mailtrap_lite.web.context import context
+
+
+def service(request: Request) -> MailService:
+    return context(request).service
+
+
+async def _helo(mail: MailService, summary: MessageSummary) -> str:
+    try:
+        return (await mail.session(summary.session_id)).helo or ""
+    except NotFound:  # the session was pruned before its message
+        return ""
+
+
+async def _message(mail: MailService, summary: MessageSummary) -> MailhogMessage:
+    _, raw = await mail.raw(summary.id)
+    helo = await _helo(mail, summary)
+    # Splitting a large message is CPU work that must not hold the event loop.
+    return await asyncio.to_thread(mailhog_message, summary, raw, helo)
+
+
+async def listing(request: Request, query: Query | None) -> Response:
+    start, limit = start_limit(request)
+    mail = service(request)
+    page = await mail.list_messages(query, limit, start)
+    items = tuple([await _message(mail, summary) for summary in page.messages])
+    return JSONResponse(to_json(MailhogList(page.total, len(items), start, items)))
+
+
+async def list_messages(request: Request) -> Response:
+    return await listing(request, None)
+
+
+async def search(request: Request) -> Response:
+    params = request.query_params
+    return await listing(request, mailhog_query(params.get("kind", "containing"), params.get("query", "")))
+
+
+async def get_message(request: Request) -> Response:
+    mail = service(request)
+    return JSONResponse(to_json(await _message(mail, await mail.summary(request.path_params["id"]))))
+
+
+async def delete_message(request: Request) -> Response:
+    await service(request).delete(request.path_params["id"])
+    return Response(status_code=200)
+
+
+async def release(request: Request) -> Response:
+    return unavailable("release (relaying a message to a real mail server)")
+
+
+routes = [
+    Route("/api/v2/messages", list_messages, methods=["GET"]),
+    Route("/api/v2/search", search, methods=["GET"]),
+    Route("/api/v1/messages/{id}", get_message, methods=["GET"]),
+    Route("/api/v1/messages/{id}", delete_message, methods=["DELETE"]),
+    Route("/api/v1/messages/{id}/download", api.get_raw, methods=["GET"]),
+    Route("/api/v1/messages/{id}/release", release, methods=["POST"]),
+]

@@ -1,0 +1,231 @@
+"""Mailpit's API (``/api/v1/`` and ``/view/``) over the MailService, so that Mailpit's clients work
+unchanged: each handler reads Mailpit's request, asks the service, and answers in Mailpit's shape
+(``compat_mailpit``). Searches are read by ``compat_search``."""
+
+from __future__ import annotations
+
+import resource
+from collections import Counter
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mailtrap_lite import compat_mailpit as shapes
+from mailtrap_lite.compat_search import mailpit_query, time_zone
+from mailtrap_lite.errors import BadRequest, NotFound
+from mailtrap_lite.model import Page, to_json
+from mailtrap_lite.search import Query
+from mailtrap_lite.service import MailService
+from mailtrap_lite.web import api, preview
+from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
+from mailtrap_lite.web.context import context
+from mailtrap_lite.web.params import MAX_PAGE
+
+PLAIN_TEXT = "text/plain; charset=utf-8"
+
+
+def service(request: Request) -> MailService:
+    return context(request).service
+
+
+def search_param(request: Request) -> Query | None:
+    text = request.query_params.get("query")
+    if text is None:
+        raise BadRequest("query is required (a Mailpit search, e.g. from:ann@example.com)")
+    return mailpit_query(text, time_zone(request.query_params.get("tz")))
+
+
+async def tag_counts(mail: MailService) -> Counter[str]:
+    """How many messages carry each tag, over every stored message."""
+    counts: Counter[str] = Counter()
+    offset = 0
+    while True:
+        page = await mail.list_messages(None, MAX_PAGE, offset)
+        for summary in page.messages:
+            counts.update(summary.tags)
+        offset += len(page.messages)
+        if not page.messages or offset >= page.total:
+            return counts
+
+
+async def ids_matching(mail: MailService, query: Query | None) -> list[str]:
+    """Every id that ``query`` matches, collected before anything is changed."""
+    ids: list[str] = []
+    while True:
+        page = await mail.list_messages(query, MAX_PAGE, len(ids))
+        ids += [summary.id for summary in page.messages]
+        if not page.messages or len(ids) >= page.total:
+            return ids
+
+
+async def listing(request: Request, query: Query | None) -> Response:
+    start, limit = start_limit(request)
+    mail = service(request)
+    found: Page = await mail.list_messages(query, limit, start)
+    everything = found if query is None else await mail.list_messages(None, 1, 0)
+    body = shapes.mailpit_list(
+        total=everything.total,
+        unread=everything.unread,
+        matched=found.total,
+        matched_unread=found.unread,
+        start=start,
+        tags=sorted(await tag_counts(mail)),
+        messages=found.messages,
+    )
+    return JSONResponse(to_json(body))
+
+
+async def list_messages(request: Request) -> Response:
+    return await listing(request, None)
+
+
+async def search(request: Request) -> Response:
+    return await listing(request, search_param(request))
+
+
+async def delete_search(request: Request) -> Response:
+    query = search_param(request)
+    if query is None:
+        raise BadRequest("query has no search terms: to delete every message, use DELETE /api/v1/messages")
+    await service(request).delete_matching(query)
+    return ok()
+
+
+async def set_read(request: Request) -> Response:
+    body = await optional_json(request)
+    read = body.get("Read", False)
+    if not isinstance(read, bool):
+        raise BadRequest("Read must be true or false")
+    search_text = body.get("Search")
+    if search_text is not None and not isinstance(search_text, str):
+        raise BadRequest("Search must be a string")
+    mail = service(request)
+    ids = string_list(body, "IDs")
+    if not ids:
+        query = mailpit_query(search_text, time_zone(request.query_params.get("tz")))
+        ids = await ids_matching(mail, query)
+    for message_id in ids:
+        try:
+            await mail.update(message_id, read=read)
+        except NotFound:  # as in Mailpit: an id that is not stored changes nothing
+            continue
+    return ok()
+
+
+async def delete_messages(request: Request) -> Response:
+    ids = string_list(await optional_json(request), "IDs")
+    mail = service(request)
+    if not ids:
+        await mail.delete_matching(None)
+    for message_id in ids:
+        try:
+            await mail.delete(message_id)
+        except NotFound:
+            continue
+    return ok()
+
+
+async def get_message(request: Request) -> Response:
+    """The message, which Mailpit marks read as it answers."""
+    mail = service(request)
+    message = await mail.message(request.path_params["id"])
+    if not message.summary.read:
+        await mail.update(message.summary.id, read=True)
+    return JSONResponse(to_json(shapes.mailpit_message(message)))
+
+
+async def get_headers(request: Request) -> Response:
+    message = await service(request).message(request.path_params["id"])
+    return JSONResponse(shapes.header_map(message.headers))
+
+
+async def get_raw(request: Request) -> Response:
+    _, raw = await service(request).raw(request.path_params["id"])
+    return api.bytes_response(raw, PLAIN_TEXT, api.UNTRUSTED_HEADERS)
+
+
+async def view_text(request: Request) -> Response:
+    message = await service(request).message(request.path_params["id"])
+    return api.bytes_response((message.text or "").encode(), PLAIN_TEXT, api.UNTRUSTED_HEADERS)
+
+
+async def get_tags(request: Request) -> Response:
+    return JSONResponse(sorted(await tag_counts(service(request))))
+
+
+async def set_tags(request: Request) -> Response:
+    body = await optional_json(request)
+    ids = string_list(body, "IDs")
+    if not ids:
+        raise BadRequest("IDs is required: the messages whose tags to set")
+    tags = tuple(string_list(body, "Tags"))
+    mail = service(request)
+    for message_id in ids:
+        try:
+            await mail.update(message_id, tags=tags)
+        except NotFound:
+            continue
+    return ok()
+
+
+async def info(request: Request) -> Response:
+    ctx = context(request)
+    stats = await ctx.service.stats()
+    runtime = shapes.MailpitRuntimeStats(
+        # Peak resident memory: the standard library has no portable reading of the current size.
+        Memory=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        MessagesDeleted=0,
+        SMTPAccepted=stats.received,
+        SMTPAcceptedSize=stats.received_bytes,
+        SMTPIgnored=0,
+        SMTPRejected=stats.rejected,
+        Uptime=stats.uptime_seconds,
+    )
+    body = shapes.MailpitInfo(
+        Version=ctx.version,
+        LatestVersion=ctx.version,
+        Database=str(ctx.config.db or ""),
+        DatabaseSize=stats.store.db_size or 0,
+        Messages=stats.store.messages,
+        Unread=stats.store.unread,
+        Tags=dict(sorted((await tag_counts(ctx.service)).items())),
+        RuntimeStats=runtime,
+    )
+    return JSONResponse(to_json(body))
+
+
+async def webui(request: Request) -> Response:
+    relay = shapes.MailpitRelay(False, "", "", "", "", "", False)
+    body = shapes.MailpitWebUI("mailtrap-lite", relay, False, False, False, False)
+    return JSONResponse(to_json(body))
+
+
+async def release(request: Request) -> Response:
+    return unavailable("release (relaying a message to a real mail server)")
+
+
+async def send(request: Request) -> Response:
+    return unavailable("POST /api/v1/send")
+
+
+routes = [
+    Route("/api/v1/messages", list_messages, methods=["GET"]),
+    Route("/api/v1/messages", set_read, methods=["PUT"]),
+    Route("/api/v1/messages", delete_messages, methods=["DELETE"]),
+    Route("/api/v1/search", search, methods=["GET"]),
+    Route("/api/v1/search", delete_search, methods=["DELETE"]),
+    Route("/api/v1/message/{id}", get_message, methods=["GET"]),
+    Route("/api/v1/message/{id}/headers", get_headers, methods=["GET"]),
+    Route("/api/v1/message/{id}/raw", get_raw, methods=["GET"]),
+    Route("/api/v1/message/{id}/part/{part_id}", api.get_part, methods=["GET"]),
+    Route("/api/v1/message/{id}/release", release, methods=["POST"]),
+    Route("/api/v1/send", send, methods=["POST"]),
+    Route("/api/v1/tags", get_tags, methods=["GET"]),
+    Route("/api/v1/tags", set_tags, methods=["PUT"]),
+    Route("/api/v1/info", info, methods=["GET"]),
+    Route("/api/v1/webui", webui, methods=["GET"]),
+    Route("/view/{id}.html", preview.get_html, methods=["GET"]),
+    Route("/view/{id}.txt", view_text, methods=["GET"]),
+    Route("/view/{id}.raw", get_raw, methods=["GET"]),
+]
