@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailtrap_lite import wire
+from mailtrap_lite import compat_mailhog, compat_mailpit, wire
 from mailtrap_lite.faults import (
     MAX_DELAY_MS,
     MAX_MATCH_CHARS,
@@ -333,6 +333,211 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/messages/{id}", "patch"): _body("MessagePatch"),
     ("/api/faults", "post"): _body("FaultRuleRequest"),
 }
+
+
+# --- Mailpit's and MailHog's APIs (web/compat_mailpit.py, web/compat_mailhog.py) --------------------------
+
+_START = {
+    "name": "start",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+}
+_LIMIT_50 = {**_LIMIT, "description": f"At most {MAX_PAGE} (else 400)."}
+_TZ = {
+    "name": "tz",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "An IANA time zone (e.g. Europe/Paris) for before: and after: dates without an offset "
+    "(else UTC); an unknown zone is a 400.",
+}
+_MAILPIT_QUERY = {
+    "name": "query",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+    "description": 'Mailpit\'s search: words, "phrases", from: to: cc: bcc: (any envelope recipient) '
+    "subject: tag: is:read is:unread has:attachment before: after: larger: smaller:, a leading - or ! "
+    "negates; reply-to:, addressed: and message-id: are a 400.",
+}
+_OK = {"200": {"description": 'The text "ok"', "content": {"text/plain": {}}}}
+_TEXT = {"200": {"description": "OK", "content": {"text/plain": {}}}}
+_501 = {"501": _json(_ref("Error"), "Release is not available in this build")}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+SCHEMAS.update(wire.schemas_for(compat_mailpit.RECORDS + compat_mailhog.RECORDS))
+SCHEMAS.update(
+    {
+        "MailpitReadStatus": {
+            "type": "object",
+            "properties": {
+                "IDs": _STRINGS,
+                "Read": {"type": "boolean", "default": False},
+                "Search": {"type": "string"},
+            },
+        },
+        "MailpitIDs": {"type": "object", "properties": {"IDs": _STRINGS}},
+        "MailpitSetTags": {
+            "type": "object",
+            "required": ["IDs"],
+            "properties": {"IDs": _STRINGS, "Tags": _STRINGS},
+        },
+    }
+)
+PATHS.update(
+    {
+        "/api/v1/messages": {
+            "get": (
+                "Mailpit: list messages, newest first",
+                [_START, _LIMIT_50],
+                {"200": _json(_ref("MailpitList")), **_400},
+            ),
+            "put": (
+                "Mailpit: mark the messages with these IDs, else those matching Search, else all, read "
+                "(Read true) or unread; ids not stored are ignored",
+                [_TZ],
+                {**_OK, **_400, **_503},
+            ),
+            "delete": (
+                "Mailpit: delete the messages with these IDs (ids not stored are ignored), or all when the "
+                "body is absent or names none",
+                [],
+                {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/search": {
+            "get": (
+                "Mailpit: the messages matching a Mailpit search, newest first",
+                [_MAILPIT_QUERY, _START, _LIMIT_50, _TZ],
+                {"200": _json(_ref("MailpitList")), **_400},
+            ),
+            "delete": (
+                "Mailpit: delete the messages matching a Mailpit search (one without terms is a 400)",
+                [_MAILPIT_QUERY, _TZ],
+                {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/message/{id}": {
+            "get": (
+                "Mailpit: the message, which this marks read",
+                [_ID],
+                {"200": _json(_ref("MailpitMessage")), **_404},
+            )
+        },
+        "/api/v1/message/{id}/headers": {
+            "get": (
+                "Mailpit: the headers, decoded, by name (sorted) with every value",
+                [_ID],
+                {"200": _json({"type": "object", "additionalProperties": _STRINGS}), **_404},
+            )
+        },
+        "/api/v1/message/{id}/raw": {
+            "get": ("Mailpit: the message bytes as received, as text/plain", [_ID], {**_TEXT, **_404})
+        },
+        "/api/v1/message/{id}/part/{part_id}": {
+            "get": (
+                "Mailpit: one MIME part's decoded bytes (as /api/messages/{id}/parts/{part_id})",
+                [_ID, _PART_ID],
+                {"200": {"description": "OK", "content": {"application/octet-stream": {}}}, **_404},
+            )
+        },
+        "/api/v1/message/{id}/release": {
+            "post": ("Mailpit: release a message to a real mail server", [_ID], {**_501})
+        },
+        "/api/v1/send": {"post": ("Mailpit: send a message given as JSON", [], {**_501})},
+        "/api/v1/tags": {
+            "get": ("Mailpit: every tag in use, sorted", [], {"200": _json(_STRINGS)}),
+            "put": (
+                "Mailpit: set the tags of the messages with these IDs (Tags absent or empty: none); ids "
+                "not stored are ignored",
+                [],
+                {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/info": {
+            "get": (
+                "Mailpit: version, message counts, tags with their counts, runtime counters (Memory is "
+                "the peak resident size; MessagesDeleted and SMTPIgnored are not counted here: 0)",
+                [],
+                {"200": _json(_ref("MailpitInfo"))},
+            )
+        },
+        "/api/v1/webui": {
+            "get": ("Mailpit: the web UI's settings", [], {"200": _json(_ref("MailpitWebUI"))})
+        },
+        "/view/{id}.html": {
+            "get": (
+                "Mailpit: the HTML body, as /api/messages/{id}/html (sandboxed, cid: rewritten, remote "
+                "content blocked unless remote=1)",
+                [_ID, {"name": "remote", "in": "query", "schema": {"enum": [0, 1], "default": 0}}],
+                {
+                    "200": {"description": "OK", "content": {"text/html": {}}},
+                    **_400,
+                    "404": _json(_ref("Error"), "No such message, or it has no HTML body"),
+                },
+            )
+        },
+        "/view/{id}.txt": {
+            "get": ("Mailpit: the text body (empty when there is none)", [_ID], {**_TEXT, **_404})
+        },
+        "/view/{id}.raw": {
+            "get": ("Mailpit: the message bytes as received, as text/plain", [_ID], {**_TEXT, **_404})
+        },
+        "/api/v2/messages": {
+            "get": (
+                "MailHog: messages, newest first, with their raw content and MIME parts",
+                [_START, _LIMIT_50],
+                {"200": _json(_ref("MailhogList")), **_400},
+            )
+        },
+        "/api/v2/search": {
+            "get": (
+                "MailHog: search by envelope sender (kind=from), envelope recipient (kind=to) or text "
+                "(kind=containing); an empty query matches all",
+                [
+                    {"name": "kind", "in": "query", "schema": {"enum": ["from", "to", "containing"]}},
+                    {
+                        "name": "query",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                    },
+                    _START,
+                    _LIMIT_50,
+                ],
+                {"200": _json(_ref("MailhogList")), **_400},
+            )
+        },
+        "/api/v1/messages/{id}": {
+            "get": ("MailHog: one message", [_ID], {"200": _json(_ref("MailhogMessage")), **_404}),
+            "delete": (
+                "MailHog: delete one message",
+                [_ID],
+                {"200": {"description": "Deleted"}, **_404, **_503},
+            ),
+        },
+        "/api/v1/messages/{id}/download": {
+            "get": (
+                "MailHog: the message as an .eml download",
+                [_ID],
+                {"200": {"description": "OK", "content": {"message/rfc822": {}}}, **_404},
+            )
+        },
+        "/api/v1/messages/{id}/release": {
+            "post": ("MailHog: release a message to a real mail server", [_ID], {**_501})
+        },
+    }
+)
+
+
+def _optional_body(schema: str) -> dict[str, Any]:
+    return {**_body(schema), "required": False}
+
+
+BODIES.update(
+    {
+        ("/api/v1/messages", "put"): _optional_body("MailpitReadStatus"),
+        ("/api/v1/messages", "delete"): _optional_body("MailpitIDs"),
+        ("/api/v1/tags", "put"): _body("MailpitSetTags"),
+    }
+)
 
 
 def document(version: str) -> dict[str, Any]:
