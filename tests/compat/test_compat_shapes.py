@@ -57,7 +57,9 @@ def test_mailpit_message_has_mailpits_fields_from_ours() -> None:
 def test_mailpit_list_counts_the_store_and_the_matches_apart() -> None:
     kept = stored(invoice())
     data = to_json(
-        mailpit_list(total=7, unread=3, matched=1, matched_unread=1, start=2, tags=["a"], messages=[kept.summary])
+        mailpit_list(
+            total=7, unread=3, matched=1, matched_unread=1, start=2, tags=["a"], messages=[kept.summary]
+        )
     )
     assert (data["total"], data["unread"], data["messages_count"], data["messages_unread"]) == (7, 3, 1, 1)
     assert (data["count"], data["start"], data["tags"]) == (1, 2, ["a"])
