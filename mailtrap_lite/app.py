@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite import webhooks
+from mailtrap_lite.config import Config, HostPort, exposure_warning
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
@@ -29,6 +30,7 @@ from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from mailtrap_lite.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -85,6 +87,9 @@ class MailServer:
         # The PEM a client can trust to verify the server (cafile/cadata), e.g. the self-signed one.
         self.tls_certificate = tls.certificate_pem if tls else None
         self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
+        self.webhooks = WebhookDispatcher(
+            webhooks.settings_from_config(self.config, self.version), self.service.subscribe
+        )
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -117,7 +122,7 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version, self.faults)
+        ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
         uv_config = uvicorn.Config(
             create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
         )
@@ -129,7 +134,11 @@ class MailServer:
                 raise StartupError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         port = http_socket.getsockname()[1]
+        if (warning := exposure_warning(self.config)) is not None:
+            log.warning("%s", warning)
         self.addresses = Addresses(smtp_address, HostPort(self.config.http.host, port), smtps_address)
+        if self.config.webhook:
+            self.webhooks.start()
         self._maintenance = asyncio.create_task(self._maintain())
         self._loop_lag = asyncio.create_task(self.service.loop_lag.run())
         return self.addresses
@@ -164,6 +173,7 @@ class MailServer:
             if task is not None:
                 task.cancel()
         await self.smtp.close()
+        await self.webhooks.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             try:

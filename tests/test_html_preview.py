@@ -276,3 +276,21 @@ def test_remote_urls_hidden_by_stripped_characters_or_references_are_blocked(sou
 def test_cid_urls_hidden_by_stripped_characters_or_references_are_rewritten() -> None:
     for source in ['<img src="c\tid:logo@acme">', '<img src="&#99;id:logo@acme">']:
         assert preview(source).html.endswith(f'<img src="{PART}1.2">')
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        '<a href="https://x.example/" style="color:red;x:url(https://t.example/a.gif)">',
+        '<div title="t" data-x="1" background="https://t.example/a.gif">',
+        '<td class="c" style="color:red" data-bg=x background=https://t.example/a.gif>',
+        '<span title="a" STYLE="x:url(https://t.example/a.gif)">',
+        "<p title='x' style='x:url(//t.example/a.gif)'>",
+    ],
+)
+def test_a_remote_url_after_harmless_attributes_is_still_blocked(tag: str) -> None:
+    # Tags written in the plain name="value" form are skipped by the search itself when nothing in them
+    # can change; a style or background attribute anywhere in the tag must still be read.
+    result = preview(f"<p>text</p>{tag}x")
+    assert result.blocked == 1, result.html
+    assert "t.example" not in result.html.split("data-remote-")[0]

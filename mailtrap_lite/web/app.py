@@ -16,7 +16,16 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
-from mailtrap_lite.web import api, compat_mailhog, compat_mailpit, faults_api, openapi, preview, ws
+from mailtrap_lite.web import (
+    api,
+    compat_mailhog,
+    compat_mailpit,
+    faults_api,
+    openapi,
+    preview,
+    webhooks_api,
+    ws,
+)
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
@@ -73,11 +82,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: f"no such path: {request.url.path}", 405: f"method {request.method} not allowed here"}
     headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = allowed_methods(request)
+    status = exc.status_code
+    if status == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
+        elif request.url.path.startswith("/api/"):
+            # Only the UI's files answered (with their own Allow): no API route has this path, whatever
+            # the method.
+            status = 404
+            headers.pop("Allow", None)
     return JSONResponse(
-        {"error": message.get(exc.status_code, str(exc.detail))},
-        status_code=exc.status_code,
+        {"error": message.get(status, str(exc.detail))},
+        status_code=status,
         headers=headers,
     )
 
@@ -140,6 +157,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
+        *webhooks_api.routes,
         # Mailpit's and MailHog's APIs, for their clients and test helpers.
         *compat_mailpit.routes,
         *compat_mailhog.routes,

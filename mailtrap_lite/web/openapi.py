@@ -291,6 +291,14 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             {"204": {"description": "Removed"}, "404": _json(_ref("Error"), "No such rule")},
         ),
     },
+    "/api/webhooks": {
+        "get": (
+            "The --webhook URLs, their --webhook-query, how many deliveries wait, and the latest "
+            "deliveries (newest first) with their status, attempts and the receiver's last answer",
+            [],
+            {"200": _json(_ref("WebhookStatus"))},
+        )
+    },
     "/api/stats": {
         "get": (
             "Counts, sizes, uptime, version, store kind, event-loop lag",
