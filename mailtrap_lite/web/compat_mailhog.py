@@ -26,16 +26,26 @@ def service(request: Request) -> MailService:
     return context(request).service
 
 
-async def _helo(mail: MailService, summary: MessageSummary) -> str:
-    try:
-        return (await mail.session(summary.session_id)).helo or ""
-    except NotFound:  # the session was pruned before its message
-        return ""
+class _Helos:
+    """The HELO name of each message's session, each session read once per request: one connection may
+    have delivered thousands of messages, and its stored session holds all of their transcript."""
+
+    def __init__(self, mail: MailService) -> None:
+        self.mail = mail
+        self.found: dict[str, str] = {}
+
+    async def of(self, summary: MessageSummary) -> str:
+        if summary.session_id not in self.found:
+            try:
+                self.found[summary.session_id] = (await self.mail.session(summary.session_id)).helo or ""
+            except NotFound:  # the session was pruned before its message
+                self.found[summary.session_id] = ""
+        return self.found[summary.session_id]
 
 
-async def _message(mail: MailService, summary: MessageSummary) -> MailhogMessage:
-    _, raw = await mail.raw(summary.id)
-    helo = await _helo(mail, summary)
+async def _message(helos: _Helos, summary: MessageSummary) -> MailhogMessage:
+    _, raw = await helos.mail.raw(summary.id)
+    helo = await helos.of(summary)
     # Splitting a large message is CPU work that must not hold the event loop.
     return await asyncio.to_thread(mailhog_message, summary, raw, helo)
 
@@ -44,7 +54,8 @@ async def listing(request: Request, query: Query | None) -> Response:
     start, limit = start_limit(request)
     mail = service(request)
     page = await mail.list_messages(query, limit, start)
-    items = tuple([await _message(mail, summary) for summary in page.messages])
+    helos = _Helos(mail)
+    items = tuple([await _message(helos, summary) for summary in page.messages])
     return JSONResponse(to_json(MailhogList(page.total, len(items), start, items)))
 
 
@@ -59,7 +70,8 @@ async def search(request: Request) -> Response:
 
 async def get_message(request: Request) -> Response:
     mail = service(request)
-    return JSONResponse(to_json(await _message(mail, await mail.summary(request.path_params["id"]))))
+    summary = await mail.summary(request.path_params["id"])
+    return JSONResponse(to_json(await _message(_Helos(mail), summary)))
 
 
 async def delete_message(request: Request) -> Response:
