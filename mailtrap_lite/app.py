@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from mailtrap_lite import webhooks
-from mailtrap_lite.config import Config, HostPort, exposure_warning
+from mailtrap_lite.config import Config, HostPort, exposure_warning, parse_base_path
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
@@ -30,6 +30,7 @@ from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from mailtrap_lite.web.prefix import under_prefix
 from mailtrap_lite.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mailtrap_lite")
@@ -49,13 +50,15 @@ class Addresses:
     smtp: HostPort
     http: HostPort
     smtps: HostPort | None
+    base_path: str = ""  # --base-path, without its trailing slash
 
     @property
     def url(self) -> str:
+        """Where the web side answers, ``--base-path`` included (no trailing slash)."""
         host = self.http.host
         if host in ("0.0.0.0", "::", ""):
             host = "127.0.0.1"
-        return f"http://{host if ':' not in host else f'[{host}]'}:{self.http.port}"
+        return f"http://{host if ':' not in host else f'[{host}]'}:{self.http.port}{self.base_path}"
 
 
 class _Uvicorn(uvicorn.Server):
@@ -73,6 +76,8 @@ class MailServer:
         from mailtrap_lite import __version__
 
         self.config = config or Config()
+        if self.config.base_path:  # a Config built in code: "/mail/" as the flag would give it
+            self.config = self.config.replace(base_path=parse_base_path(self.config.base_path))
         self.version = __version__
         self.store = create_store(self.config)
         self.hub = EventHub()
@@ -124,7 +129,11 @@ class MailServer:
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
         ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
         uv_config = uvicorn.Config(
-            create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
+            under_prefix(create_app(ctx), self.config.base_path),
+            lifespan="off",
+            ws="auto",
+            log_level="warning",
+            access_log=False,
         )
         self._uvicorn = _Uvicorn(uv_config)
         self._web_task = asyncio.create_task(self._uvicorn.serve(sockets=[http_socket]))
@@ -136,7 +145,9 @@ class MailServer:
         port = http_socket.getsockname()[1]
         if (warning := exposure_warning(self.config)) is not None:
             log.warning("%s", warning)
-        self.addresses = Addresses(smtp_address, HostPort(self.config.http.host, port), smtps_address)
+        self.addresses = Addresses(
+            smtp_address, HostPort(self.config.http.host, port), smtps_address, self.config.base_path
+        )
         if self.config.webhook:
             self.webhooks.start()
         self._maintenance = asyncio.create_task(self._maintain())

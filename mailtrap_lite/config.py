@@ -63,6 +63,8 @@ class Config:
     ui_auth: tuple[str, str] | None = None
     trusted_host: tuple[str, ...] = ()
     trusted_origin: tuple[str, ...] = ()
+    cors_origin: tuple[str, ...] = ()
+    base_path: str = ""
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
@@ -104,6 +106,9 @@ _SIZE_UNITS = {
     "gb": 1024 * MIB,
     "gib": 1024 * MIB,
 }
+
+
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
 
 
 def parse_size(text: str) -> int:
@@ -202,6 +207,17 @@ def parse_origin(text: str) -> str:
     if port is not None and port != DEFAULT_PORTS[parts.scheme]:
         netloc += f":{port}"
     return f"{parts.scheme}://{netloc}"
+
+
+def parse_base_path(text: str) -> str:
+    """``/mail/`` → ``/mail``; ``/`` → "" (no prefix)."""
+    path = text.strip()
+    inner = path.strip("/")
+    if not path.startswith("/") or any(
+        s in (".", "..") or not _PATH_SEGMENT.fullmatch(s) for s in inner.split("/") if inner
+    ):
+        raise ConfigError(f"expected a path such as /mail/, got {text!r}")
+    return "/" + inner if inner else ""
 
 
 def parse_webhook_url(text: str) -> str:
@@ -308,6 +324,21 @@ OPTIONS: tuple[Option, ...] = (
         parse_origin,
         repeatable=True,
         default_text="the server's own origin",
+    ),
+    Option(
+        "cors_origin",
+        "a page origin allowed to call the API from its own pages (CORS), repeatable",
+        "ORIGIN",
+        parse_origin,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option(
+        "base_path",
+        "serve the UI, API and websocket under this path (behind a proxy, e.g. /mail/)",
+        "PATH",
+        parse_base_path,
+        default_text="/",
     ),
     Option(
         "fault",

@@ -15,7 +15,7 @@ import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from mailtrap_lite.model import Part
 
@@ -79,8 +79,7 @@ def is_remote(url: str) -> bool:
 
 
 class _Rewriter:
-    def __init__(self, message_id: str, cids: Mapping[str, str], allow_remote: bool) -> None:
-        self.message_id = quote(message_id, safe="")
+    def __init__(self, cids: Mapping[str, str], allow_remote: bool) -> None:
         self.cids = cids
         self.allow_remote = allow_remote
         self.remote = 0
@@ -91,7 +90,8 @@ class _Rewriter:
         if stripped[:4].lower() != "cid:":
             return None
         part_id = self.cids.get(_normal_cid(stripped[4:]))
-        return f"/api/messages/{self.message_id}/parts/{part_id}" if part_id else None
+        # Relative to the preview's own URL (…/messages/{id}/html), so that --base-path needs no rewrite.
+        return f"parts/{part_id}" if part_id else None
 
     def fetched(self, url: str) -> str | None:
         """What a fetched URL becomes: a part URL, an inert one when blocked, or None to keep it."""
@@ -432,9 +432,10 @@ def _apply(source: str, edits: list[tuple[int, int, str]]) -> Iterator[str]:
 _LINK_TARGET = '<base target="_blank">'
 
 
-def render(source: str, *, message_id: str, cids: Mapping[str, str], allow_remote: bool = False) -> Preview:
-    """Rewrite an HTML body for the preview of message ``message_id`` (see the module docstring)."""
-    rewriter = _Rewriter(message_id, cids, allow_remote)
+def render(source: str, *, cids: Mapping[str, str], allow_remote: bool = False) -> Preview:
+    """Rewrite an HTML body for its message's preview, served at ``/api/messages/{id}/html`` (see the module
+    docstring); ``cids`` maps Content-IDs to the message's part ids."""
+    rewriter = _Rewriter(cids, allow_remote)
     finder = _TagFinder(source, rewriter)
     finder.run()
     edits = [*finder.edits, (finder.base_offset, finder.base_offset, _LINK_TARGET)]

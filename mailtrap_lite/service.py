@@ -254,9 +254,7 @@ class MailService:
 
         async def load() -> tuple[object, int]:
             rendered = await self._off_loop(
-                functools.partial(
-                    html_preview.render, html, message_id=summary.id, cids=cids, allow_remote=allow_remote
-                )
+                functools.partial(html_preview.render, html, cids=cids, allow_remote=allow_remote)
             )
             return rendered, len(rendered.html)
 

@@ -14,7 +14,7 @@ from mailtrap_lite.model import Envelope, Part
 from tests.conftest import CORPUS
 
 CIDS = {"logo@acme": "1.2", "banner.png": "1.3"}
-PART = "/api/messages/m1/parts/"
+PART = "parts/"  # relative to the preview's URL, /api/messages/{id}/html
 
 
 class _Fetches(HTMLParser):
@@ -44,7 +44,7 @@ def fetched_urls(markup: str) -> list[str]:
 
 
 def preview(source: str, allow_remote: bool = False) -> html_preview.Preview:
-    return render(source, message_id="m1", cids=CIDS, allow_remote=allow_remote)
+    return render(source, cids=CIDS, allow_remote=allow_remote)
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_unterminated_style_and_broken_markup_do_not_raise() -> None:
         "\x00<b",
         "<\u212a",  # KELVIN SIGN: a letter only case-insensitively
     ]:
-        render(junk, message_id="m1", cids=CIDS)
+        render(junk, cids=CIDS)
 
 
 def test_content_ids_cover_the_whole_tree() -> None:
@@ -209,7 +209,7 @@ def test_every_cid_in_the_corpus_resolves() -> None:
         full = mime.parse_full(stored.summary, raw)
         if full.html is None:
             continue
-        result = render(full.html, message_id="m", cids=content_ids(full.parts))
+        result = render(full.html, cids=content_ids(full.parts))
         assert "cid:" not in result.html.lower(), path.name
         assert result.blocked == result.remote
         rendered += 1

@@ -10,6 +10,7 @@ import logging
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -149,6 +150,18 @@ class BasicAuth:
 def create_app(ctx: WebContext) -> Starlette:
     # The guard comes first: a forged or rebound request is refused whether or not it carries credentials.
     middleware = [Middleware(Guard, policy=Policy.from_config(ctx.config))]
+    if ctx.config.cors_origin:
+        # Before basic auth: a browser sends its preflight without credentials.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(ctx.config.cors_origin),
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                allow_credentials=True,
+                max_age=600,
+            )
+        )
     if ctx.config.ui_auth:
         middleware.append(Middleware(BasicAuth, credentials=ctx.config.ui_auth))
     routes = [
