@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import resource
 from collections import Counter
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from mailtrap_lite import compat_mailpit as shapes
@@ -17,7 +18,7 @@ from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.model import Page, to_json
 from mailtrap_lite.search import Query
 from mailtrap_lite.service import MailService
-from mailtrap_lite.web import api, preview
+from mailtrap_lite.web import api
 from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
 from mailtrap_lite.web.context import context
 from mailtrap_lite.web.params import MAX_PAGE
@@ -150,6 +151,14 @@ async def view_text(request: Request) -> Response:
     return api.bytes_response((message.text or "").encode(), PLAIN_TEXT, api.UNTRUSTED_HEADERS)
 
 
+async def view_html(request: Request) -> Response:
+    """Mailpit's HTML view is our sandboxed preview, reached by a redirect: the preview's part URLs are
+    relative to its own URL (so that ``--base-path`` needs no rewrite), and so is this Location."""
+    summary = await service(request).summary(request.path_params["id"])
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"../api/messages/{quote(summary.id, safe='')}/html{query}", status_code=307)
+
+
 async def get_tags(request: Request) -> Response:
     return JSONResponse(sorted(await tag_counts(service(request))))
 
@@ -225,7 +234,7 @@ routes = [
     Route("/api/v1/tags", set_tags, methods=["PUT"]),
     Route("/api/v1/info", info, methods=["GET"]),
     Route("/api/v1/webui", webui, methods=["GET"]),
-    Route("/view/{id}.html", preview.get_html, methods=["GET"]),
+    Route("/view/{id}.html", view_html, methods=["GET"]),
     Route("/view/{id}.txt", view_text, methods=["GET"]),
     Route("/view/{id}.raw", get_raw, methods=["GET"]),
 ]

@@ -473,14 +473,11 @@ PATHS.update(
         },
         "/view/{id}.html": {
             "get": (
-                "Mailpit: the HTML body, as /api/messages/{id}/html (sandboxed, cid: rewritten, remote "
-                "content blocked unless remote=1)",
+                "Mailpit: the HTML body, by a redirect (307, to a relative Location) to "
+                "/api/messages/{id}/html with the same query: sandboxed, cid: rewritten, remote content "
+                "blocked unless remote=1",
                 [_ID, {"name": "remote", "in": "query", "schema": {"enum": [0, 1], "default": 0}}],
-                {
-                    "200": {"description": "OK", "content": {"text/html": {}}},
-                    **_400,
-                    "404": _json(_ref("Error"), "No such message, or it has no HTML body"),
-                },
+                {"307": {"description": "To the preview of this message"}, **_404},
             )
         },
         "/view/{id}.txt": {

@@ -3,6 +3,9 @@ their clients rely on beyond the shapes (read on open, bulk changes, ids not sto
 
 from __future__ import annotations
 
+import re
+import smtplib
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -11,6 +14,22 @@ import pytest
 from mailtrap_lite.config import Config
 from tests.compat.mail import PDF, send_both
 from tests.conftest import free_config
+from tests.e2e.helpers import serving
+
+LOGO = b"\\x89PNG fake"
+
+
+def send_inline_image(smtp_address: tuple[str, int]) -> None:
+    message = EmailMessage()
+    message["From"] = "shop@app.example"
+    message["To"] = "ann@example.com"
+    message["Subject"] = "Logo"
+    message.set_content("see the logo")
+    message.add_alternative('<p><img src="cid:logo@app"></p>', subtype="html")
+    html = message.get_payload()[1]  # type: ignore[index]
+    html.add_related(LOGO, "image", "png", cid="<logo@app>")
+    with smtplib.SMTP(*smtp_address, timeout=30) as client:
+        client.send_message(message)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -58,7 +77,7 @@ def test_mailpit_reads_marks_tags_and_deletes(smtp_address: tuple[str, int], api
     source = api.get(f"/view/{welcome}.raw")
     assert source.headers["content-type"] == "text/plain; charset=utf-8"
     assert source.content == api.get(f"/api/messages/{welcome}/raw").content
-    assert api.get(f"/view/{reset}.html").status_code == 404  # no HTML body, as in Mailpit
+    assert api.get(f"/view/{reset}.html", follow_redirects=True).status_code == 404  # no HTML, as in Mailpit
 
     deleted = api.request("DELETE", "/api/v1/messages", json={"IDs": [reset, "gone"]})
     assert deleted.text == "ok"
@@ -82,3 +101,17 @@ def test_mailhog_paths_and_downloads(smtp_address: tuple[str, int], api: httpx.C
     assert (gone.status_code, gone.content) == (200, b"")
     assert api.get(f"/api/v1/messages/{welcome['ID']}").status_code == 404
     assert api.get("/api/v2/search", params={"kind": "from", "query": ""}).json()["total"] == 1
+
+
+def test_view_html_is_the_preview_with_working_part_links_under_a_base_path() -> None:
+    with serving(free_config(base_path="/mail")) as server:
+        assert server.addresses is not None
+        send_inline_image((server.addresses.smtp.host, server.addresses.smtp.port))
+        assert server.addresses.url.endswith("/mail")
+        with httpx.Client(base_url=server.addresses.url, timeout=30) as api:
+            page = api.get("/view/latest.html", follow_redirects=True)
+            assert page.status_code == 200
+            assert page.headers["content-security-policy"].startswith("sandbox")
+            image = re.search(r'src="(parts/[0-9.]+)"', page.text)
+            assert image is not None, page.text
+            assert api.get(str(page.url.join(image.group(1)))).content == LOGO

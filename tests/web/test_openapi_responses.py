@@ -216,7 +216,8 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int]) -> None:
     for suffix in ("html", "txt", "raw"):
         checker.call("get", f"/view/{{id}}.{suffix}", f"/view/{message_id}.{suffix}")
         checker.call("get", f"/view/{{id}}.{suffix}", f"/view/{UNKNOWN}.{suffix}")
-    checker.call("get", "/view/{id}.html", f"/view/{message_id}.html?remote=2")
+    preview = checker.call("get", "/view/{id}.html", f"/view/{message_id}.html?remote=1")
+    assert preview.headers["location"] == f"../api/messages/{message_id}/html?remote=1"
     checker.call("put", "/api/v1/messages", json={"IDs": [message_id], "Read": False})
     checker.call("put", "/api/v1/messages", json={"Read": "yes"})
     checker.call("put", "/api/v1/tags", json={"IDs": [message_id], "Tags": ["invoices"]})
