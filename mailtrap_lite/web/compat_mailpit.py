@@ -16,7 +16,7 @@ from mailtrap_lite import compat_mailpit as shapes
 from mailtrap_lite.compat_search import mailpit_query, time_zone
 from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.model import Page, to_json
-from mailtrap_lite.search import Query
+from mailtrap_lite.search import Query, Term
 from mailtrap_lite.service import MailService
 from mailtrap_lite.web import api
 from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
@@ -178,6 +178,32 @@ async def set_tags(request: Request) -> Response:
     return ok()
 
 
+async def _retag(request: Request, new_name: str | None) -> Response:
+    """Replace (or, with None, remove) one tag on every message that carries it."""
+    tag = " ".join(request.path_params["tag"].lower().split())
+    mail = service(request)
+    for message_id in await ids_matching(mail, Query((Term("tag", tag),))):
+        try:
+            summary = await mail.summary(message_id)
+        except NotFound:
+            continue
+        kept = [t for t in summary.tags if " ".join(t.lower().split()) != tag]
+        renamed = kept if new_name is None else [*kept, new_name]
+        await mail.update(message_id, tags=tuple(dict.fromkeys(renamed)))
+    return ok()
+
+
+async def rename_tag(request: Request) -> Response:
+    name = (await optional_json(request)).get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("Name is required: the tag's new name")
+    return await _retag(request, name.strip())
+
+
+async def delete_tag(request: Request) -> Response:
+    return await _retag(request, None)
+
+
 async def info(request: Request) -> Response:
     ctx = context(request)
     stats = await ctx.service.stats()
@@ -232,6 +258,8 @@ routes = [
     Route("/api/v1/send", send, methods=["POST"]),
     Route("/api/v1/tags", get_tags, methods=["GET"]),
     Route("/api/v1/tags", set_tags, methods=["PUT"]),
+    Route("/api/v1/tags/{tag}", rename_tag, methods=["PUT"]),
+    Route("/api/v1/tags/{tag}", delete_tag, methods=["DELETE"]),
     Route("/api/v1/info", info, methods=["GET"]),
     Route("/api/v1/webui", webui, methods=["GET"]),
     Route("/view/{id}.html", view_html, methods=["GET"]),

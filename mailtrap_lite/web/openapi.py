@@ -371,6 +371,7 @@ _OK = {"200": {"description": 'The text "ok"', "content": {"text/plain": {}}}}
 _TEXT = {"200": {"description": "OK", "content": {"text/plain": {}}}}
 _501 = {"501": _json(_ref("Error"), "Release is not available in this build")}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
+_TAG = {"name": "tag", "in": "path", "required": True, "schema": {"type": "string"}}
 SCHEMAS.update(wire.schemas_for(compat_mailpit.RECORDS + compat_mailhog.RECORDS))
 SCHEMAS.update(
     {
@@ -383,6 +384,11 @@ SCHEMAS.update(
             },
         },
         "MailpitIDs": {"type": "object", "properties": {"IDs": _STRINGS}},
+        "MailpitRenameTag": {
+            "type": "object",
+            "required": ["Name"],
+            "properties": {"Name": {"type": "string"}},
+        },
         "MailpitSetTags": {
             "type": "object",
             "required": ["IDs"],
@@ -458,6 +464,18 @@ PATHS.update(
                 "not stored are ignored",
                 [],
                 {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/tags/{tag}": {
+            "put": (
+                "Mailpit: rename a tag on every message that carries it (JSON body: {Name})",
+                [_TAG],
+                {**_OK, **_400, **_503},
+            ),
+            "delete": (
+                "Mailpit: remove a tag from every message; no message is deleted",
+                [_TAG],
+                {**_OK, **_503},
             ),
         },
         "/api/v1/info": {
@@ -541,6 +559,7 @@ BODIES.update(
         ("/api/v1/messages", "put"): _optional_body("MailpitReadStatus"),
         ("/api/v1/messages", "delete"): _optional_body("MailpitIDs"),
         ("/api/v1/tags", "put"): _body("MailpitSetTags"),
+        ("/api/v1/tags/{tag}", "put"): _body("MailpitRenameTag"),
     }
 )
 

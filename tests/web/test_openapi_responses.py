@@ -224,6 +224,11 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int]) -> None:
     checker.call("put", "/api/v1/tags", json={"IDs": "all"})
     assert checker.call("get", "/api/v1/tags").json() == ["invoices"]
     assert checker.call("get", "/api/v1/info").json()["Tags"] == {"invoices": 1}
+    checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/invoices", json={"Name": "Bills"})
+    checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/bills", json={"Name": ""})
+    assert checker.call("get", "/api/v1/tags").json() == ["Bills"]
+    checker.call("delete", "/api/v1/tags/{tag}", "/api/v1/tags/BILLS")
+    assert checker.call("get", "/api/v1/tags").json() == []
     checker.call("get", "/api/v1/webui")
     for path in ("/api/v1/message/{id}/release", "/api/v1/messages/{id}/release"):
         checker.call("post", path, path.replace("{id}", message_id), json={"To": ["ann@example.com"]})

@@ -53,6 +53,10 @@ await mailpit.setTags({ IDs: [welcome.ID], Tags: ["signup", "ann"] });
 assert.deepEqual(await mailpit.getTags(), ["ann", "signup"]);
 assert.deepEqual((await mailpit.searchMessages({ query: "tag:signup" })).messages.map((m) => m.ID), [welcome.ID]);
 assert.deepEqual((await mailpit.listMessages()).tags, ["ann", "signup"]);
+assert.equal(await mailpit.renameTag("ann", "Ann Lee"), "ok");
+assert.deepEqual((await mailpit.getMessageSummary(welcome.ID)).Tags, ["signup", "Ann Lee"]);
+assert.equal(await mailpit.deleteTag("signup"), "ok");
+assert.deepEqual(await mailpit.getTags(), ["Ann Lee"]);
 await mailpit.setTags({ IDs: [welcome.ID] });
 assert.deepEqual(await mailpit.getTags(), []);
 
