@@ -18,6 +18,7 @@ from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.model import Page, to_json
 from mailtrap_lite.search import Query, Term
 from mailtrap_lite.service import MailService
+from mailtrap_lite.store.base import stream_of
 from mailtrap_lite.web import api
 from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
 from mailtrap_lite.web.context import context
@@ -142,13 +143,13 @@ async def get_headers(request: Request) -> Response:
 
 
 async def get_raw(request: Request) -> Response:
-    _, raw = await service(request).raw(request.path_params["id"])
-    return api.bytes_response(raw, PLAIN_TEXT, api.UNTRUSTED_HEADERS)
+    _, stream = await service(request).raw_stream(request.path_params["id"])
+    return api.stream_response(stream, PLAIN_TEXT, api.UNTRUSTED_HEADERS)
 
 
 async def view_text(request: Request) -> Response:
     message = await service(request).message(request.path_params["id"])
-    return api.bytes_response((message.text or "").encode(), PLAIN_TEXT, api.UNTRUSTED_HEADERS)
+    return api.stream_response(stream_of((message.text or "").encode()), PLAIN_TEXT, api.UNTRUSTED_HEADERS)
 
 
 async def view_html(request: Request) -> Response:
