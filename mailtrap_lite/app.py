@@ -23,6 +23,7 @@ from mailtrap_lite.config import Config, HostPort, exposure_warning, parse_base_
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.pop3.server import POP3Host
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -51,6 +52,8 @@ class Addresses:
     http: HostPort
     smtps: HostPort | None
     base_path: str = ""  # --base-path, without its trailing slash
+    pop3: HostPort | None = None
+    pop3s: HostPort | None = None
 
     @property
     def url(self) -> str:
@@ -92,6 +95,7 @@ class MailServer:
         # The PEM a client can trust to verify the server (cafile/cadata), e.g. the self-signed one.
         self.tls_certificate = tls.certificate_pem if tls else None
         self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
+        self.pop3 = POP3Host(self.config, self.service, self.smtp.credentials, self.tls_context)
         self.webhooks = WebhookDispatcher(
             webhooks.settings_from_config(self.config, self.version), self.service.subscribe
         )
@@ -127,6 +131,15 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
+        pop3: list[HostPort | None] = []
+        for address, implicit in ((self.config.pop3, False), (self.config.pop3s, True)):
+            try:
+                pop3.append(await self.pop3.listen(address, implicit_tls=implicit) if address else None)
+            except OSError as error:
+                http_socket.close()
+                await self.smtp.close()
+                await self.pop3.close()
+                raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
         ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
         uv_config = uvicorn.Config(
             under_prefix(create_app(ctx), self.config.base_path),
@@ -146,7 +159,12 @@ class MailServer:
         if (warning := exposure_warning(self.config)) is not None:
             log.warning("%s", warning)
         self.addresses = Addresses(
-            smtp_address, HostPort(self.config.http.host, port), smtps_address, self.config.base_path
+            smtp_address,
+            HostPort(self.config.http.host, port),
+            smtps_address,
+            self.config.base_path,
+            pop3=pop3[0],
+            pop3s=pop3[1],
         )
         if self.config.webhook:
             self.webhooks.start()
@@ -184,6 +202,7 @@ class MailServer:
             if task is not None:
                 task.cancel()
         await self.smtp.close()
+        await self.pop3.close()
         await self.webhooks.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
