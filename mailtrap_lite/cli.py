@@ -72,7 +72,10 @@ def describe(server: MailServer) -> str:
         lines.append(f"  POP3   {addresses.pop3} (username = mailbox)")
     if addresses.pop3s is not None:
         lines.append(f"  POP3S  {addresses.pop3s}")
-    lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
+    lines += [
+        f"  web UI {addresses.url}/",
+        f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",
+    ]
     return "\n".join(lines)
 
 

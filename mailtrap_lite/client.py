@@ -112,17 +112,28 @@ class MailtrapClient:
     def message_session(self, message_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/api/messages/{quote(message_id, safe='')}/session"))
 
-    def sessions(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        """``GET /api/sessions``: ``{total, count, sessions}``, newest first, transcripts included."""
-        return dict(self._json("GET", "/api/sessions", params={"limit": limit, "offset": offset}))
+    def sessions(self, limit: int = 50, offset: int = 0, mailbox: str | None = None) -> dict[str, Any]:
+        """``GET /api/sessions``: ``{total, count, sessions}``, newest first, transcripts included (with
+        ``mailbox``, those that delivered mail still stored there)."""
+        params = {"limit": limit, "offset": offset, "mailbox": mailbox}
+        return dict(self._json("GET", "/api/sessions", params=params))
 
-    def clear(self) -> None:
-        """Delete every message."""
-        self._request("DELETE", "/api/messages")
+    def clear(self, q: str | None = None) -> None:
+        """Delete every message (matching ``q``)."""
+        self._request("DELETE", "/api/messages", params={"q": q})
+
+    def mailboxes(self) -> list[dict[str, Any]]:
+        """``GET /api/mailboxes``: name, total, unread, size and newest of each mailbox. A server too old
+        to have mailboxes answers APIError 404."""
+        return list(self._json("GET", "/api/mailboxes")["mailboxes"])
 
     def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/faults``: the rule as stored, with its ``id``."""
         return dict(self._json("POST", "/api/faults", body=rule))
+
+    def remove_fault(self, rule_id: str) -> None:
+        """``DELETE /api/faults/{id}``; a rule gone already (it fired its ``times``) is no error."""
+        self._request("DELETE", f"/api/faults/{quote(rule_id, safe='')}", answers=(404,))
 
     def clear_faults(self) -> None:
         """``DELETE /api/faults``; a server too old to have fault rules has none to clear."""

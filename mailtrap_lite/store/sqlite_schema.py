@@ -4,16 +4,20 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 3):
+Tables (version 4):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
   ``mailtrap_lite.search`` (``to_sql`` filters this table), ``session_id``, ``summary`` (codec JSON of the
   MessageSummary, the source of truth for what the API shows) and ``body_text`` last, so that scans over
   the small columns rarely read it.
+  The index ``messages_mailbox`` on ``(mailbox, seq)`` lists one mailbox newest first without reading the
+  others (since version 4).
+- ``mailboxes``: per mailbox holding messages, its ``messages``, ``unread`` and ``bytes``, kept exact by
+  triggers like ``counters``; a mailbox's row goes with its last message.
 - ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
 - ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
-  ``live`` (how many of them are still stored) drive the pruning of sessions with their messages.
+  ``live`` (how many of them are still stored) drive the deletion of sessions with their last message.
 - ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
   and the transcript only grows, so each save appends the new lines instead of rewriting them all.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
@@ -150,7 +154,29 @@ CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  # MIGRATIONS[n - 1] brings a database to version n
+_V4 = """
+CREATE INDEX messages_mailbox ON messages (mailbox, seq);
+CREATE TABLE mailboxes (
+    name TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO mailboxes SELECT mailbox, count(*), sum(read = 0), sum(size) FROM messages GROUP BY mailbox;
+CREATE TRIGGER mailbox_message_inserted AFTER INSERT ON messages BEGIN
+    INSERT INTO mailboxes (name, messages, unread, bytes) VALUES (new.mailbox, 1, new.read = 0, new.size)
+        ON CONFLICT (name) DO UPDATE SET messages = messages + 1, unread = unread + excluded.unread,
+        bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER mailbox_message_deleted AFTER DELETE ON messages BEGIN
+    UPDATE mailboxes SET messages = messages - 1, unread = unread - (old.read = 0), bytes = bytes - old.size
+        WHERE name = old.mailbox;
+    DELETE FROM mailboxes WHERE name = old.mailbox AND messages = 0;
+END;
+CREATE TRIGGER mailbox_message_read AFTER UPDATE OF read ON messages BEGIN
+    UPDATE mailboxes SET unread = unread + (new.read = 0) - (old.read = 0) WHERE name = new.mailbox;
+END;
+DELETE FROM sessions WHERE delivered = 1 AND live = 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

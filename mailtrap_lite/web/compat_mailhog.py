@@ -17,7 +17,7 @@ from mailtrap_lite.errors import NotFound
 from mailtrap_lite.model import MessageSummary, to_json
 from mailtrap_lite.search import Query
 from mailtrap_lite.service import MailService
-from mailtrap_lite.web import api
+from mailtrap_lite.web import access, api
 from mailtrap_lite.web.compat_params import start_limit, unavailable
 from mailtrap_lite.web.context import context
 
@@ -60,22 +60,23 @@ async def listing(request: Request, query: Query | None) -> Response:
 
 
 async def list_messages(request: Request) -> Response:
-    return await listing(request, None)
+    return await listing(request, access.scoped(request, None))
 
 
 async def search(request: Request) -> Response:
     params = request.query_params
-    return await listing(request, mailhog_query(params.get("kind", "containing"), params.get("query", "")))
+    query = mailhog_query(params.get("kind", "containing"), params.get("query", ""))
+    return await listing(request, access.scoped(request, query))
 
 
 async def get_message(request: Request) -> Response:
     mail = service(request)
-    summary = await mail.summary(request.path_params["id"])
+    summary = await mail.summary(await access.message_id(request, request.path_params["id"]))
     return JSONResponse(to_json(await _message(_Helos(mail), summary)))
 
 
 async def delete_message(request: Request) -> Response:
-    await service(request).delete(request.path_params["id"])
+    await service(request).delete(await access.message_id(request, request.path_params["id"]))
     return Response(status_code=200)
 
 

@@ -19,7 +19,7 @@ from mailtrap_lite.model import Page, to_json
 from mailtrap_lite.search import Query, Term
 from mailtrap_lite.service import MailService
 from mailtrap_lite.store.base import stream_of
-from mailtrap_lite.web import api
+from mailtrap_lite.web import access, api
 from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
 from mailtrap_lite.web.context import context
 from mailtrap_lite.web.params import MAX_PAGE
@@ -32,18 +32,37 @@ def service(request: Request) -> MailService:
 
 
 def search_param(request: Request) -> Query | None:
+    """The ``query`` parameter (before it is confined, as every query here, to the mailboxes the user
+    may see)."""
     text = request.query_params.get("query")
     if text is None:
         raise BadRequest("query is required (a Mailpit search, e.g. from:ann@example.com)")
     return mailpit_query(text, time_zone(request.query_params.get("tz")))
 
 
-async def tag_counts(mail: MailService) -> Counter[str]:
-    """How many messages carry each tag, over every stored message."""
+async def requested_id(request: Request) -> str:
+    return await access.message_id(request, request.path_params["id"])
+
+
+async def visible_ids(request: Request, asked: list[str]) -> list[str]:
+    """The ids among ``asked`` that are stored where the user may see; as in Mailpit, the others are
+    ignored."""
+    mail, found = service(request), []
+    for message_id in asked:
+        try:
+            found.append((await mail.summary(await access.message_id(request, message_id))).id)
+        except NotFound:
+            continue
+    return found
+
+
+async def tag_counts(request: Request) -> Counter[str]:
+    """How many messages carry each tag, over every message the user may see."""
+    mail, everything = service(request), access.scoped(request, None)
     counts: Counter[str] = Counter()
     offset = 0
     while True:
-        page = await mail.list_messages(None, MAX_PAGE, offset)
+        page = await mail.list_messages(everything, MAX_PAGE, offset)
         for summary in page.messages:
             counts.update(summary.tags)
         offset += len(page.messages)
@@ -65,32 +84,32 @@ async def listing(request: Request, query: Query | None) -> Response:
     start, limit = start_limit(request)
     mail = service(request)
     found: Page = await mail.list_messages(query, limit, start)
-    everything = found if query is None else await mail.list_messages(None, 1, 0)
+    everything = await mail.list_messages(access.scoped(request, None), 1, 0)
     body = shapes.mailpit_list(
         total=everything.total,
         unread=everything.unread,
         matched=found.total,
         matched_unread=found.unread,
         start=start,
-        tags=sorted(await tag_counts(mail)),
+        tags=sorted(await tag_counts(request)),
         messages=found.messages,
     )
     return JSONResponse(to_json(body))
 
 
 async def list_messages(request: Request) -> Response:
-    return await listing(request, None)
+    return await listing(request, access.scoped(request, None))
 
 
 async def search(request: Request) -> Response:
-    return await listing(request, search_param(request))
+    return await listing(request, access.scoped(request, search_param(request)))
 
 
 async def delete_search(request: Request) -> Response:
     query = search_param(request)
     if query is None:
         raise BadRequest("query has no search terms: to delete every message, use DELETE /api/v1/messages")
-    await service(request).delete_matching(query)
+    await service(request).delete_matching(access.scoped(request, query))
     return ok()
 
 
@@ -104,14 +123,11 @@ async def set_read(request: Request) -> Response:
         raise BadRequest("Search must be a string")
     mail = service(request)
     ids = string_list(body, "IDs")
-    if not ids:
+    if ids:
+        await mail.mark_ids(await visible_ids(request, ids), read=read)
+    else:
         query = mailpit_query(search_text, time_zone(request.query_params.get("tz")))
-        ids = await ids_matching(mail, query)
-    for message_id in ids:
-        try:
-            await mail.update(message_id, read=read)
-        except NotFound:  # as in Mailpit: an id that is not stored changes nothing
-            continue
+        await mail.mark_matching(access.scoped(request, query), read=read)
     return ok()
 
 
@@ -119,11 +135,11 @@ async def delete_messages(request: Request) -> Response:
     ids = string_list(await optional_json(request), "IDs")
     mail = service(request)
     if not ids:
-        await mail.delete_matching(None)
-    for message_id in ids:
+        await mail.delete_matching(access.scoped(request, None))
+    for message_id in await visible_ids(request, ids):
         try:
             await mail.delete(message_id)
-        except NotFound:
+        except NotFound:  # deleted meanwhile
             continue
     return ok()
 
@@ -131,37 +147,37 @@ async def delete_messages(request: Request) -> Response:
 async def get_message(request: Request) -> Response:
     """The message, which Mailpit marks read as it answers."""
     mail = service(request)
-    message = await mail.message(request.path_params["id"])
+    message = await mail.message(await requested_id(request))
     if not message.summary.read:
         await mail.update(message.summary.id, read=True)
     return JSONResponse(to_json(shapes.mailpit_message(message)))
 
 
 async def get_headers(request: Request) -> Response:
-    message = await service(request).message(request.path_params["id"])
+    message = await service(request).message(await requested_id(request))
     return JSONResponse(shapes.header_map(message.headers))
 
 
 async def get_raw(request: Request) -> Response:
-    _, stream = await service(request).raw_stream(request.path_params["id"])
+    _, stream = await service(request).raw_stream(await requested_id(request))
     return api.stream_response(stream, PLAIN_TEXT, api.UNTRUSTED_HEADERS)
 
 
 async def view_text(request: Request) -> Response:
-    message = await service(request).message(request.path_params["id"])
+    message = await service(request).message(await requested_id(request))
     return api.stream_response(stream_of((message.text or "").encode()), PLAIN_TEXT, api.UNTRUSTED_HEADERS)
 
 
 async def view_html(request: Request) -> Response:
     """Mailpit's HTML view is our sandboxed preview, reached by a redirect: the preview's part URLs are
     relative to its own URL (so that ``--base-path`` needs no rewrite), and so is this Location."""
-    summary = await service(request).summary(request.path_params["id"])
+    summary = await service(request).summary(await requested_id(request))
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"../api/messages/{quote(summary.id, safe='')}/html{query}", status_code=307)
 
 
 async def get_tags(request: Request) -> Response:
-    return JSONResponse(sorted(await tag_counts(service(request))))
+    return JSONResponse(sorted(await tag_counts(request)))
 
 
 async def set_tags(request: Request) -> Response:
@@ -171,10 +187,10 @@ async def set_tags(request: Request) -> Response:
         raise BadRequest("IDs is required: the messages whose tags to set")
     tags = tuple(string_list(body, "Tags"))
     mail = service(request)
-    for message_id in ids:
+    for message_id in await visible_ids(request, ids):
         try:
             await mail.update(message_id, tags=tags)
-        except NotFound:
+        except NotFound:  # deleted meanwhile
             continue
     return ok()
 
@@ -183,7 +199,7 @@ async def _retag(request: Request, new_name: str | None) -> Response:
     """Replace (or, with None, remove) one tag on every message that carries it."""
     tag = " ".join(request.path_params["tag"].lower().split())
     mail = service(request)
-    for message_id in await ids_matching(mail, Query((Term("tag", tag),))):
+    for message_id in await ids_matching(mail, access.scoped(request, Query((Term("tag", tag),)))):
         try:
             summary = await mail.summary(message_id)
         except NotFound:
@@ -208,6 +224,7 @@ async def delete_tag(request: Request) -> Response:
 async def info(request: Request) -> Response:
     ctx = context(request)
     stats = await ctx.service.stats()
+    visible = await ctx.service.list_messages(access.scoped(request, None), 1, 0)
     runtime = shapes.MailpitRuntimeStats(
         # Peak resident memory: the standard library has no portable reading of the current size.
         Memory=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -223,9 +240,9 @@ async def info(request: Request) -> Response:
         LatestVersion=ctx.version,
         Database=str(ctx.config.db or ""),
         DatabaseSize=stats.store.db_size or 0,
-        Messages=stats.store.messages,
-        Unread=stats.store.unread,
-        Tags=dict(sorted((await tag_counts(ctx.service)).items())),
+        Messages=visible.total,
+        Unread=visible.unread,
+        Tags=dict(sorted((await tag_counts(request)).items())),
         RuntimeStats=runtime,
     )
     return JSONResponse(to_json(body))

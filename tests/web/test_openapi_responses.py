@@ -110,7 +110,7 @@ def test_every_route_answers_what_the_document_says(
     ws_url = server.addresses.url.replace("http://", "ws://") + "/api/ws"
     with connect(ws_url, open_timeout=30) as ws:
         ws.send(json.dumps({"subscribe": ""}))
-        assert receive_until(ws, checker, "subscribed")["data"] == {"q": ""}
+        assert receive_until(ws, checker, "subscribed")["data"] == {"q": "", "mailbox": None}
         ws.send(json.dumps({"type": "ping"}))
         receive_until(ws, checker, "pong")
         ws.send("not json")
@@ -153,6 +153,18 @@ def test_every_route_answers_what_the_document_says(
         assert receive_until(ws, checker, "message.updated")["data"]["read"] is True
         checker.call("patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"read": 1})
         checker.call("patch", "/api/messages/{id}", f"/api/messages/{UNKNOWN}", json={"read": True})
+
+        mailboxes = checker.call("get", "/api/mailboxes").json()["mailboxes"]
+        assert [(m["name"], m["total"], m["unread"]) for m in mailboxes] == [("default", 1, 0)]
+        marked = checker.call("post", "/api/messages/unread", json={"mailbox": "default"}).json()
+        assert marked == {"read": False, "changed": 1, "ids": [message_id]}
+        assert receive_until(ws, checker, "messages.updated")["data"] == {"ids": [message_id], "read": False}
+        checker.call("post", "/api/messages/read", json={"ids": [message_id]})
+        for path in ("/api/messages/read", "/api/messages/unread"):
+            checker.call("post", path, json={"ids": [UNKNOWN]})
+            checker.call("post", path, json={"query": 5})
+        listed = checker.call("get", "/api/sessions", params={"mailbox": "Default"}).json()
+        assert [s["message_ids"] for s in listed["sessions"]] == [[message_id]]
 
         for path in ("/api/stats", "/api/faults", "/api/openapi.json", "/livez", "/readyz", "/metrics"):
             checker.call("get", path)
