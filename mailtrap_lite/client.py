@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["APIError", "MailtrapClient"]
 
@@ -37,7 +37,7 @@ class MailtrapClient:
         self._auth: str | None = None
         netloc = parts.netloc
         if parts.username is not None:
-            credentials = f"{parts.username}:{parts.password or ''}".encode()
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             self._auth = "Basic " + base64.b64encode(credentials).decode()
             netloc = netloc.rpartition("@")[2]
         self.url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
@@ -56,14 +56,18 @@ class MailtrapClient:
         body: object = None,
         timeout: float | None = None,
         answers: tuple[int, ...] = (),
+        message: bytes | None = None,
     ) -> tuple[int, bytes]:
-        """The status and body; an error status raises APIError unless it is one of ``answers``."""
+        """The status and body; an error status raises APIError unless it is one of ``answers``. ``body``
+        is sent as JSON, ``message`` as message/rfc822."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        url = self.url + path + ("?" + urlencode(query) if query else "")
-        data = None if body is None else json.dumps(body).encode()
+        url = self.url + path + ("?" + urlencode(query, doseq=True) if query else "")
+        data = message if message is not None else None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            request.add_header(
+                "Content-Type", "message/rfc822" if message is not None else "application/json"
+            )
         if self._auth is not None:
             request.add_header("Authorization", self._auth)
         try:
@@ -126,6 +130,23 @@ class MailtrapClient:
         """``GET /api/mailboxes``: name, total, unread, size and newest of each mailbox. A server too old
         to have mailboxes answers APIError 404."""
         return list(self._json("GET", "/api/mailboxes")["mailboxes"])
+
+    def delete_matching(self, q: str | None) -> dict[str, Any]:
+        """``DELETE /api/messages?q=``: delete the matches (all when None); ``{deleted, ids}``."""
+        return dict(self._json("DELETE", "/api/messages", params={"q": q}))
+
+    def submit(
+        self, raw: bytes, mail_from: str | None = None, recipients: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``POST /api/messages``: store ``raw`` as if it came over SMTP; the stored summary. Without an
+        envelope the server takes it from the message's From, To, Cc and Bcc headers."""
+        params: dict[str, object] = {"mail_from": mail_from, "rcpt": recipients or None}
+        return dict(self._json("POST", "/api/messages", params=params, message=raw))
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """``GET /readyz``: whether the server can store messages now, and what it said."""
+        status, payload = self._request("GET", "/readyz", answers=(503,))
+        return status == 200, json.loads(payload)
 
     def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/faults``: the rule as stored, with its ``id``."""

@@ -12,29 +12,35 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from mailtrap_lite import html_preview
+from mailtrap_lite import html_preview, ids
 from mailtrap_lite import message as mime
-from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
+from mailtrap_lite.errors import BadRequest, NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
 from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.model import (
     Arrival,
+    Envelope,
     Message,
     MessageSummary,
     Page,
     Part,
+    Recipient,
+    Reply,
     Session,
+    TranscriptLine,
     to_json,
+    utcnow,
 )
 from mailtrap_lite.read_cache import ReadCache
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.smtp import replies
 from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats
 from mailtrap_lite.wire import session_json
 
@@ -105,6 +111,51 @@ class MailService:
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
+
+    async def submit(
+        self,
+        raw: bytes,
+        mail_from: str,
+        recipients: Sequence[str],
+        *,
+        peer: str,
+        via: str = "POST /api/messages",
+        mailboxes: frozenset[str] | None = None,
+    ) -> MessageSummary:
+        """Store a message handed over HTTP as if it came over SMTP with this envelope, in a session of
+        its own (``protocol="http"``) whose transcript says how it came: ``via`` the request. With
+        ``mailboxes`` (a user's ``--mailbox-access``), a message that routing puts elsewhere is refused
+        (BadRequest) before anything is stored."""
+        message_id = ids.new_id()
+        queued = replies.QUEUED.format(id=message_id)
+        envelope = Envelope(
+            mail_from=mail_from,
+            recipients=tuple(Recipient(address, 250, replies.RCPT_OK[4:]) for address in recipients),
+            data=Reply(250, queued[4:]),
+        )
+        lines = [
+            f"{via}: {len(raw)} bytes of message/rfc822 over HTTP, not SMTP",
+            f"MAIL FROM:<{mail_from}>",
+            *(f"RCPT TO:<{address}>" for address in recipients),
+        ]
+        transcript = [TranscriptLine(0, "C", line) for line in lines]
+        transcript.append(TranscriptLine(0, "S", queued))
+        now = utcnow()
+        session = Session(
+            ids.new_id(), peer, started_at=now, ended_at=now, transcript=tuple(transcript), protocol="http"
+        )
+        arrival = Arrival(message_id, raw, envelope, session)
+        if mailboxes is not None:
+            mailbox, _ = self.routing.route(arrival)
+            if mailbox not in mailboxes:
+                allowed = ", ".join(sorted(mailboxes))
+                raise BadRequest(
+                    f"this message would go to mailbox {mailbox!r}; you may post only to {allowed}"
+                )
+        self.sessions_total += 1
+        summary = await self.ingest(arrival)
+        await self.session_ended(dataclasses.replace(session, message_ids=(message_id,)))
+        return summary
 
     def session_started(self, session: SessionLog) -> None:
         self.sessions_total += 1

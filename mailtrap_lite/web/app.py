@@ -23,6 +23,7 @@ from mailtrap_lite.web import (
     compat_mailhog,
     compat_mailpit,
     faults_api,
+    ingest_api,
     mailboxes_api,
     openapi,
     preview,
@@ -177,6 +178,7 @@ def create_app(ctx: WebContext) -> Starlette:
         middleware.append(Middleware(BasicAuth, users=users))
     routes = [
         *api.routes,
+        *ingest_api.routes,
         *mailboxes_api.routes,
         *preview.routes,
         *ws.routes,

@@ -14,15 +14,16 @@ from starlette.routing import Route
 
 from mailtrap_lite import compat_mailpit as shapes
 from mailtrap_lite.compat_search import mailpit_query, time_zone
+from mailtrap_lite.compat_send import outgoing
 from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.model import Page, to_json
 from mailtrap_lite.search import Query, Term
 from mailtrap_lite.service import MailService
 from mailtrap_lite.store.base import stream_of
-from mailtrap_lite.web import access, api
+from mailtrap_lite.web import access, api, ingest_api
 from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
 from mailtrap_lite.web.context import context
-from mailtrap_lite.web.params import MAX_PAGE
+from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_PAGE, json_object
 
 PLAIN_TEXT = "text/plain; charset=utf-8"
 
@@ -259,7 +260,30 @@ async def release(request: Request) -> Response:
 
 
 async def send(request: Request) -> Response:
-    return unavailable("POST /api/v1/send")
+    """A message given as JSON, stored as if it came over SMTP (as ``POST /api/messages`` stores one)."""
+    ctx = context(request)
+    limit = ctx.config.max_message_size
+    # Attachments come base64-encoded: a third larger than the message they make.
+    message = outgoing(await json_object(request, limit * 4 // 3 + MAX_BODY_BYTES), ctx.config.hostname)
+    if len(message.raw) > limit:
+        raise ingest_api.TooLarge(limit)
+    if len(message.recipients) > ctx.config.max_recipients:
+        raise BadRequest(
+            f"too many recipients: {len(message.recipients)} (--max-recipients {ctx.config.max_recipients})"
+        )
+    client = request.client
+    peer = f"{client.host}:{client.port}" if client is not None else "unknown"
+    summary = await ctx.service.submit(
+        message.raw,
+        message.mail_from,
+        message.recipients,
+        peer=peer,
+        via="POST /api/v1/send",
+        mailboxes=access.allowed(request),
+    )
+    if message.tags:
+        await ctx.service.update(summary.id, tags=message.tags)
+    return JSONResponse(to_json(shapes.MailpitSendConfirmation(summary.id)))
 
 
 routes = [

@@ -374,6 +374,39 @@ def _body(schema: str) -> dict[str, Any]:
     }
 
 
+PATHS["/api/messages"]["post"] = (
+    "Store a message as if it came over SMTP (in a session of protocol http). The body is the raw "
+    "message; the envelope comes from mail_from and rcpt, else from the From (or Sender) and To, Cc and "
+    "Bcc headers. Answers the stored message's summary.",
+    [
+        {
+            "name": "mail_from",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "Envelope sender (empty or <> for the null sender); default: the From header.",
+        },
+        {
+            "name": "rcpt",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "explode": True,
+            "description": "Envelope recipients, repeated or comma-separated; default: To, Cc and Bcc "
+            "(else X-Original-To and Delivered-To).",
+        },
+    ],
+    {
+        "201": _json(_ref("MessageSummary"), "Stored"),
+        "400": _json(
+            _ref("Error"),
+            "An empty body, a bad address, no recipients, an unknown parameter, or (for a user confined by "
+            "--mailbox-access) a message that routing would put in another user's mailbox",
+        ),
+        "413": _json(_ref("Error"), "The message is larger than --max-message-size"),
+        "415": _json(_ref("Error"), "The body's Content-Type is not message/rfc822"),
+        **_503,
+    },
+)
+
 # Every request's Host is checked, and every state-changing one's Origin; a JSON body needs its media type.
 _GUARD = {"421": _json(_ref("Error"), "Host not served here: a name outside --trusted-host")}
 _FOREIGN = {
@@ -385,6 +418,11 @@ _NOT_JSON = {"415": _json(_ref("Error"), "The body's Content-Type is not applica
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/messages/{id}", "patch"): _body("MessagePatch"),
     ("/api/faults", "post"): _body("FaultRuleRequest"),
+    ("/api/messages", "post"): {
+        "required": True,
+        "description": "The message's bytes, at most --max-message-size.",
+        "content": {"message/rfc822": {"schema": {"type": "string", "contentMediaType": "message/rfc822"}}},
+    },
     ("/api/messages/read", "post"): _body("MarkRequest"),
     ("/api/messages/unread", "post"): _body("MarkRequest"),
 }
@@ -418,6 +456,11 @@ _OK = {"200": {"description": 'The text "ok"', "content": {"text/plain": {}}}}
 _TEXT = {"200": {"description": "OK", "content": {"text/plain": {}}}}
 _501 = {"501": _json(_ref("Error"), "Release is not available in this build")}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
+_MAILPIT_ADDRESS = {
+    "type": "object",
+    "required": ["Email"],
+    "properties": {"Email": {"type": "string"}, "Name": {"type": "string"}},
+}
 _TAG = {"name": "tag", "in": "path", "required": True, "schema": {"type": "string"}}
 SCHEMAS.update(wire.schemas_for(compat_mailpit.RECORDS + compat_mailhog.RECORDS))
 SCHEMAS.update(
@@ -431,6 +474,36 @@ SCHEMAS.update(
             },
         },
         "MailpitIDs": {"type": "object", "properties": {"IDs": _STRINGS}},
+        "MailpitSendRequest": {
+            "type": "object",
+            "required": ["From"],
+            "additionalProperties": False,
+            "properties": {
+                "From": _MAILPIT_ADDRESS,
+                "To": {"type": "array", "items": _MAILPIT_ADDRESS},
+                "Cc": {"type": "array", "items": _MAILPIT_ADDRESS},
+                "ReplyTo": {"type": "array", "items": _MAILPIT_ADDRESS},
+                "Bcc": _STRINGS,
+                "Subject": {"type": "string"},
+                "Text": {"type": "string"},
+                "HTML": {"type": "string"},
+                "Headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "Tags": _STRINGS,
+                "Attachments": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["Content", "Filename"],
+                        "properties": {
+                            "Content": {"type": "string", "description": "base64"},
+                            "Filename": {"type": "string"},
+                            "ContentType": {"type": "string"},
+                            "ContentID": {"type": "string", "description": "Set: the part is inline"},
+                        },
+                    },
+                },
+            },
+        },
         "MailpitRenameTag": {
             "type": "object",
             "required": ["Name"],
@@ -503,7 +576,20 @@ PATHS.update(
         "/api/v1/message/{id}/release": {
             "post": ("Mailpit: release a message to a real mail server", [_ID], {**_501})
         },
-        "/api/v1/send": {"post": ("Mailpit: send a message given as JSON", [], {**_501})},
+        "/api/v1/send": {
+            "post": (
+                "Mailpit: store a message given as JSON (SendRequest: From, To, Cc, Bcc, ReplyTo, Subject, "
+                "Text, HTML, Headers, Tags, Attachments) as if it came over SMTP, in a session of its own "
+                "(protocol http); answers its ID",
+                [],
+                {
+                    "200": _json(_ref("MailpitSendConfirmation")),
+                    **_400,
+                    "413": _json(_ref("Error"), "The message is larger than --max-message-size"),
+                    **_503,
+                },
+            )
+        },
         "/api/v1/tags": {
             "get": ("Mailpit: every tag in use, sorted", [], {"200": _json(_STRINGS)}),
             "put": (
@@ -606,6 +692,10 @@ BODIES.update(
         ("/api/v1/messages", "put"): _optional_body("MailpitReadStatus"),
         ("/api/v1/messages", "delete"): _optional_body("MailpitIDs"),
         ("/api/v1/tags", "put"): _body("MailpitSetTags"),
+        ("/api/v1/send", "post"): {
+            **_body("MailpitSendRequest"),
+            "description": "A JSON object; the message it makes is at most --max-message-size bytes.",
+        },
         ("/api/v1/tags/{tag}", "put"): _body("MailpitRenameTag"),
     }
 )
@@ -623,7 +713,8 @@ def document(version: str) -> dict[str, Any]:
             operation = {"summary": summary, "parameters": parameters, "responses": guarded}
             if (path, method) in BODIES:
                 operation["requestBody"] = BODIES[path, method]
-                guarded.update(_NOT_JSON)
+                for status, answer in _NOT_JSON.items():
+                    guarded.setdefault(status, answer)
             paths[path][method] = operation
     return {
         "openapi": "3.1.0",

@@ -40,3 +40,13 @@ def test_a_confined_user_sees_only_its_mailboxes(
     assert ann.request("DELETE", "/api/v1/messages", json={"IDs": [mail["invoice"]]}).text == "ok"
     assert ann.delete("/api/v1/messages").text == "ok"
     assert {m["subject"] for m in summaries(admin)} == {"alert", "invoice", "plain"}
+
+
+def test_a_confined_user_sends_only_into_its_mailboxes(ann: httpx.Client, admin: httpx.Client) -> None:
+    body = {"From": {"Email": "app@example.com"}, "Subject": "via send", "Text": "x"}
+    refused = ann.post("/api/v1/send", json={**body, "To": [{"Email": "carl@example.com"}]})
+    assert refused.status_code == 400, refused.text
+    assert summaries(admin, q="subject:via") == []
+    sent = ann.post("/api/v1/send", json={**body, "To": [{"Email": "a@shop.example"}]})
+    assert sent.status_code == 200, sent.text
+    assert [m["mailbox"] for m in summaries(admin, q="subject:via")] == ["shop"]

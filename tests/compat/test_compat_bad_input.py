@@ -41,7 +41,9 @@ import pytest
         ("GET", "/api/v2/search", {"params": {"kind": "body"}}, 400, "kind must be one of"),
         ("GET", "/api/v2/messages", {"params": {"limit": "0"}}, 400, "limit must be between"),
         ("DELETE", "/api/v1/messages/nope", {}, 404, "no message 'nope'"),
-        ("POST", "/api/v1/send", {"json": {}}, 501, "not available"),
+        ("POST", "/api/v1/send", {"json": {}}, 400, "From is required"),
+        ("POST", "/api/v1/send", {"json": {"From": {"Email": "a@b"}}}, 400, "no recipients"),
+        ("POST", "/api/v1/message/latest/release", {"json": {}}, 501, "not available"),
         ("PATCH", "/api/v1/messages", {}, 405, "method PATCH not allowed"),
     ],
 )

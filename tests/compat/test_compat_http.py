@@ -115,3 +115,21 @@ def test_view_html_is_the_preview_with_working_part_links_under_a_base_path() ->
             image = re.search(r'src="(parts/[0-9.]+)"', page.text)
             assert image is not None, page.text
             assert api.get(str(page.url.join(image.group(1)))).content == LOGO
+
+
+def test_send_stores_the_message_in_a_session_of_its_own(api: httpx.Client) -> None:
+    body = {
+        "From": {"Email": "app@example.com"},
+        "To": [{"Email": "ann@example.com"}],
+        "Subject": "Over HTTP",
+        "HTML": "<p>Hi</p>",
+        "Tags": ["api"],
+    }
+    sent = api.post("/api/v1/send", json=body)
+    assert sent.status_code == 200, sent.text
+    message = api.get(f"/api/messages/{sent.json()['ID']}").json()
+    assert (message["subject"], message["tags"], message["html"]) == ("Over HTTP", ["api"], "<p>Hi</p>\n")
+    assert message["envelope"]["mail_from"] == "app@example.com"
+    session = api.get(f"/api/messages/{message['id']}/session").json()
+    assert session["protocol"] == "http"
+    assert session["transcript"][0]["line"].startswith("POST /api/v1/send: ")

@@ -18,10 +18,19 @@ from starlette.routing import Route, WebSocketRoute
 from websockets.sync.client import ClientConnection, connect
 
 from mailtrap_lite.app import MailServer
+from mailtrap_lite.config import Config
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from tests.conftest import free_config
+from tests.e2e.helpers import serving
 
 UNKNOWN = "no-such-id"
+MAX_MESSAGE_SIZE = 64 * 1024  # small, so that a 413 costs little to provoke
+
+
+@pytest.fixture
+def server_config() -> Config:
+    return free_config(max_message_size=MAX_MESSAGE_SIZE)
 
 
 class Checker:
@@ -179,6 +188,14 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{UNKNOWN}")
         send_mail(smtp_address)
         receive_until(ws, checker, "message.new")
+        rfc822 = {"Content-Type": "message/rfc822"}
+        posted = checker.call(
+            "post", "/api/messages", content=b"To: a@example.com\r\n\r\nhi\r\n", headers=rfc822
+        )
+        assert posted.status_code == 201
+        checker.call("post", "/api/messages", content=b"Subject: nobody\r\n\r\n", headers=rfc822)
+        checker.call("post", "/api/messages", content=b"x" * (MAX_MESSAGE_SIZE + 1), headers=rfc822)
+        checker.call("delete", "/api/messages/{id}", f"/api/messages/{posted.json()['id']}")
         checker.call("delete", "/api/messages", params={"q": "larger:x"})
         checker.call("delete", "/api/messages")
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1
@@ -244,10 +261,18 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int]) -> None:
     checker.call("get", "/api/v1/webui")
     for path in ("/api/v1/message/{id}/release", "/api/v1/messages/{id}/release"):
         checker.call("post", path, path.replace("{id}", message_id), json={"To": ["ann@example.com"]})
+    sent = {"From": {"Email": "app@example.com"}, "To": [{"Email": "ann@example.com"}], "Text": "Hi"}
+    assert checker.call("post", "/api/v1/send", json={**sent, "Tags": ["sent"]}).json()["ID"]
     checker.call("post", "/api/v1/send", json={"From": {"Email": "app@example.com"}})
+    with serving(free_config(max_message_size=1024)) as small:
+        assert small.addresses is not None
+        with httpx.Client(base_url=small.addresses.url, timeout=30) as small_api:
+            limited = Checker(small_api)
+            limited.call("post", "/api/v1/send", json={**sent, "Text": "x" * 2000})
+            checker.seen |= limited.seen
 
     hog = checker.call("get", "/api/v2/messages").json()
-    assert hog["items"][0]["ID"] == message_id
+    assert message_id in [item["ID"] for item in hog["items"]]
     checker.call("get", "/api/v2/messages", params={"start": "-1"})
     checker.call("get", "/api/v2/search", params={"kind": "to", "query": "ann@example.com"})
     checker.call("get", "/api/v2/search", params={"kind": "subject", "query": "x"})

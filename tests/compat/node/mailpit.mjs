@@ -73,4 +73,22 @@ assert.equal(await mailpit.deleteMessages({ IDs: [welcome.ID] }), "ok");
 assert.equal((await mailpit.listMessages()).total, 0);
 assert.equal(await mailpit.deleteMessages(), "ok");
 
+const sent = await mailpit.sendMessage({
+  From: { Email: "app@example.com", Name: "App" },
+  To: [{ Email: "dora@example.com", Name: "Dora" }],
+  Bcc: ["audit@example.com"],
+  Subject: "Sent over HTTP",
+  Text: "Hello Dora",
+  Tags: ["api"],
+  Attachments: [{ Content: Buffer.from("hi").toString("base64"), Filename: "hi.txt" }],
+});
+const delivered = await mailpit.getMessageSummary(sent.ID);
+assert.equal(delivered.Subject, "Sent over HTTP");
+assert.deepEqual(delivered.To, [{ Name: "Dora", Address: "dora@example.com" }]);
+assert.deepEqual(delivered.Bcc, [{ Name: "", Address: "audit@example.com" }]);
+assert.deepEqual(delivered.Tags, ["api"]);
+assert.equal(delivered.Attachments[0].FileName, "hi.txt");
+await assert.rejects(mailpit.sendMessage({ From: { Email: "app@example.com" } }), /400/);
+assert.equal(await mailpit.deleteMessages(), "ok");
+
 console.log("mailpit-api: every call answered as Mailpit answers");
