@@ -4,7 +4,7 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 4):
+Tables (version 5):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
@@ -29,6 +29,8 @@ Tables (version 4):
   pre-filter only has to let every match through. Since version 3 it is filled after the commit that
   acknowledges a message, by the writer when it is idle (``SQLiteStore`` explains why); messages past
   ``counters.indexed`` are not in it yet, and searches take them all as candidates.
+- ``relay_queue`` (version 5): codec JSON of each RelayItem of the store-and-forward queue. A message's
+  releases are in its ``summary``.
 """
 
 from __future__ import annotations
@@ -176,7 +178,11 @@ END;
 DELETE FROM sessions WHERE delivered = 1 AND live = 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  # MIGRATIONS[n - 1] brings a database to version n
+_V5 = """
+CREATE TABLE relay_queue (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, data TEXT NOT NULL);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -27,6 +27,7 @@ from mailtrap_lite.web import (
     mailboxes_api,
     openapi,
     preview,
+    relay_api,
     webhooks_api,
     ws,
 )
@@ -184,6 +185,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
+        *relay_api.routes,
         *webhooks_api.routes,
         # Mailpit's and MailHog's APIs, for their clients and test helpers.
         *compat_mailpit.routes,

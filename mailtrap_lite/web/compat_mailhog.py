@@ -13,12 +13,12 @@ from starlette.routing import Route
 
 from mailtrap_lite.compat_mailhog import MailhogList, MailhogMessage, mailhog_message
 from mailtrap_lite.compat_search import mailhog_query
-from mailtrap_lite.errors import NotFound
+from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.model import MessageSummary, to_json
 from mailtrap_lite.search import Query
 from mailtrap_lite.service import MailService
-from mailtrap_lite.web import access, api
-from mailtrap_lite.web.compat_params import start_limit, unavailable
+from mailtrap_lite.web import access, api, compat_params, relay_api
+from mailtrap_lite.web.compat_params import optional_json, start_limit
 from mailtrap_lite.web.context import context
 
 
@@ -81,7 +81,21 @@ async def delete_message(request: Request) -> Response:
 
 
 async def release(request: Request) -> Response:
-    return unavailable("release (relaying a message to a real mail server)")
+    """MailHog's release: ``{"Host", "Port", "Email"}``. MailHog sends to whatever server the request
+    names; here a release goes only through ``--relay``, so a Host and Port that are not the relay's are
+    refused rather than silently sent elsewhere."""
+    target = relay_api.relayer(request).target
+    body = await optional_json(request, untyped=True)  # MailHog's npm client sends no Content-Type
+    email, host, port = body.get("Email"), body.get("Host") or "", str(body.get("Port") or "")
+    if not isinstance(email, str) or not isinstance(host, str):
+        raise BadRequest("Email (the recipient) and Host must be strings")
+    if host and (host.lower() != (target.host or "").lower() or (port and port != str(target.port))):
+        raise BadRequest(
+            f"this server releases only through --relay {target}, not {host}:{port or '25'}: "
+            "leave Host out, or name the relay"
+        )
+    await compat_params.release(request, [email])
+    return Response(status_code=200)
 
 
 routes = [

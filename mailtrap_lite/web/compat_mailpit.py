@@ -20,8 +20,8 @@ from mailtrap_lite.model import Page, to_json
 from mailtrap_lite.search import Query, Term
 from mailtrap_lite.service import MailService
 from mailtrap_lite.store.base import stream_of
-from mailtrap_lite.web import access, api, ingest_api
-from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list, unavailable
+from mailtrap_lite.web import access, api, compat_params, ingest_api
+from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list
 from mailtrap_lite.web.context import context
 from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_PAGE, json_object
 
@@ -250,13 +250,26 @@ async def info(request: Request) -> Response:
 
 
 async def webui(request: Request) -> Response:
-    relay = shapes.MailpitRelay(False, "", "", "", "", "", False)
+    config = context(request).config
+    relay = shapes.MailpitRelay(
+        Enabled=config.relay is not None,
+        SMTPServer=str(config.relay or ""),
+        # Ours are globs, not Mailpit's regular expressions: shown as given.
+        AllowedRecipients=", ".join(config.relay_allow),
+        BlockedRecipients=", ".join(config.relay_deny),
+        ReturnPath=config.relay_return_path or "",
+        OverrideFrom=config.relay_mail_from or "",
+        PreserveMessageIDs=True,
+    )
     body = shapes.MailpitWebUI("mailtrap-lite", relay, False, False, False, False)
     return JSONResponse(to_json(body))
 
 
 async def release(request: Request) -> Response:
-    return unavailable("release (relaying a message to a real mail server)")
+    """Mailpit's release: ``{"To": [...]}`` through ``--relay`` (without To: the envelope recipients)."""
+    body = await optional_json(request)
+    await compat_params.release(request, body.get("To"))
+    return ok()
 
 
 async def send(request: Request) -> Response:

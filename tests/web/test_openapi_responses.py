@@ -2,12 +2,14 @@
 
 Mail arrives over smtplib (with AUTH, an attachment, an HTML body and a fault rule that refuses a
 recipient); then every method of every documented path is called, and every websocket frame is checked.
+The server relays to a second mailtrap-lite on loopback, so that releases and the relay queue answer.
 """
 
 from __future__ import annotations
 
 import json
 import smtplib
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -22,15 +24,27 @@ from mailtrap_lite.config import Config
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 from tests.conftest import free_config
-from tests.e2e.helpers import serving
+from tests.relay.helpers import api_of, relaying, running, wait_until
 
 UNKNOWN = "no-such-id"
+QUEUED = "queued for the openapi test"
 MAX_MESSAGE_SIZE = 64 * 1024  # small, so that a 413 costs little to provoke
 
 
 @pytest.fixture
-def server_config() -> Config:
-    return free_config(max_message_size=MAX_MESSAGE_SIZE)
+def upstream() -> Iterator[MailServer]:
+    with running(free_config()) as server:
+        yield server
+
+
+@pytest.fixture
+def server_config(upstream: MailServer) -> Config:
+    return relaying(
+        upstream,
+        relay_allow=("*@example.com",),
+        relay_auto=f'subject:"{QUEUED}"',
+        max_message_size=MAX_MESSAGE_SIZE,
+    )
 
 
 class Checker:
@@ -103,6 +117,53 @@ def send_mail(smtp_address: tuple[str, int]) -> set[str]:
         return set(client.send_message(message))
 
 
+def fault_upstream(upstream: MailServer, **rule: Any) -> None:
+    with api_of(upstream) as up:
+        assert up.post("/api/faults", json=rule).status_code == 201
+
+
+def failed_relay(checker: Checker, upstream: MailServer, smtp_address: tuple[str, int]) -> str:
+    """Sends a message --relay-auto takes while the upstream refuses it; returns its failed queue item."""
+    fault_upstream(upstream, stage="data", code=554, times=1)
+    with smtplib.SMTP(*smtp_address, timeout=30) as client:
+        client.sendmail("app@example.com", ["ann@example.com"], f"Subject: {QUEUED}\r\n\r\nx\r\n")
+
+    def failed() -> list[dict[str, Any]]:
+        items = checker.call("get", "/api/relay/queue").json()["items"]
+        return [item for item in items if item["state"] == "failed"]
+
+    item_id: str = wait_until(failed, what="a failed relay")[0]["id"]
+    return item_id
+
+
+def check_relay_routes(
+    checker: Checker,
+    ws: ClientConnection,
+    upstream: MailServer,
+    smtp_address: tuple[str, int],
+    message_id: str,
+) -> None:
+    release = "/api/messages/{id}/release"
+    url = f"/api/messages/{message_id}/release"
+    assert checker.call("post", release, url, json={"to": ["ann@example.com"]}).status_code == 200
+    assert receive_until(ws, checker, "message.released")["data"]["id"] == message_id
+    assert checker.call("post", release, url).json()["to"] == ["ann@example.com"]  # no body: the envelope's
+    checker.call("post", release, url, json={"to": ["ann@example.com\r\nDATA"]})
+    checker.call("post", release, url, json={"to": ["eve@elsewhere.test"]})
+    checker.call("post", release, f"/api/messages/{UNKNOWN}/release", json={})
+    fault_upstream(upstream, stage="data", code=554, times=1)
+    assert checker.call("post", release, url, json={}).status_code == 502
+    retry, drop = "/api/relay/queue/{id}/retry", "/api/relay/queue/{id}"
+    item = failed_relay(checker, upstream, smtp_address)
+    assert checker.call("post", retry, f"/api/relay/queue/{item}/retry").json()["state"] == "queued"
+    item = failed_relay(checker, upstream, smtp_address)
+    checker.call("delete", drop, f"/api/relay/queue/{item}")
+    checker.call("post", retry, f"/api/relay/queue/{UNKNOWN}/retry")
+    checker.call("delete", drop, f"/api/relay/queue/{UNKNOWN}")
+    checker.call("delete", "/api/messages", params={"q": f'subject:"{QUEUED}"'})
+    assert len(receive_until(ws, checker, "message.deleted")["data"]["ids"]) == 2
+
+
 def receive_until(ws: ClientConnection, checker: Checker, kind: str) -> dict[str, Any]:
     while True:
         data = checker.frame(ws.recv(timeout=30))
@@ -111,7 +172,7 @@ def receive_until(ws: ClientConnection, checker: Checker, kind: str) -> dict[str
 
 
 def test_every_route_answers_what_the_document_says(
-    server: MailServer, api: httpx.Client, smtp_address: tuple[str, int]
+    server: MailServer, api: httpx.Client, smtp_address: tuple[str, int], upstream: MailServer
 ) -> None:
     checker = Checker(api)
     assert documented(checker.document) == served(server)
@@ -183,6 +244,8 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/faults/{id}", f"/api/faults/{UNKNOWN}")
         checker.call("delete", "/api/faults")
 
+        check_relay_routes(checker, ws, upstream, smtp_address, message_id)
+
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{message_id}")
         assert receive_until(ws, checker, "message.deleted")["data"] == {"ids": [message_id]}
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{UNKNOWN}")
@@ -200,7 +263,7 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/messages")
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1
 
-    exercise_compat(checker, smtp_address)
+    exercise_compat(checker, smtp_address, upstream)
 
     for path, methods in checker.document["paths"].items():
         url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1")
@@ -214,8 +277,9 @@ def test_every_route_answers_what_the_document_says(
                 checker.call(method, path, url, content=b"{}", headers={"Content-Type": "text/plain"})
 
     # Every documented answer was seen, except those this server cannot give here: the websocket's
-    # handshake answers (checked through the frames above) and a store that cannot write.
-    untested = {"101", "403", "503"}
+    # handshake answers (checked through the frames above), a store that cannot write, and the relay
+    # routes' 409 of a server without --relay (the next test).
+    untested = {"101", "403", "503", "409"}
     for path, method in documented(checker.document):
         responses = checker.document["paths"][path][method]["responses"]
         wanted = {int(status) for status in responses if status.isdigit() and status not in untested}
@@ -225,7 +289,7 @@ def test_every_route_answers_what_the_document_says(
             assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, "put")}, path
 
 
-def exercise_compat(checker: Checker, smtp_address: tuple[str, int]) -> None:
+def exercise_compat(checker: Checker, smtp_address: tuple[str, int], upstream: MailServer) -> None:
     """Every Mailpit- and MailHog-compatible route, with good input and bad."""
     send_mail(smtp_address)
     listed = checker.call("get", "/api/v1/messages").json()
@@ -259,17 +323,26 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int]) -> None:
     checker.call("delete", "/api/v1/tags/{tag}", "/api/v1/tags/BILLS")
     assert checker.call("get", "/api/v1/tags").json() == []
     checker.call("get", "/api/v1/webui")
-    for path in ("/api/v1/message/{id}/release", "/api/v1/messages/{id}/release"):
-        checker.call("post", path, path.replace("{id}", message_id), json={"To": ["ann@example.com"]})
+    mailpit_release, mailhog_release = "/api/v1/message/{id}/release", "/api/v1/messages/{id}/release"
+    for path, body in (
+        (mailpit_release, {"To": ["ann@example.com"]}),
+        (mailhog_release, {"Email": "ann@example.com"}),
+    ):
+        url = path.replace("{id}", message_id)
+        assert checker.call("post", path, url, json=body).status_code == 200
+        checker.call("post", path, url, json={"To": "ann", "Email": 3})
+        checker.call("post", path, url, json={"To": ["eve@elsewhere.test"], "Email": "eve@elsewhere.test"})
+        checker.call("post", path, path.replace("{id}", UNKNOWN), json=body)
+        fault_upstream(upstream, stage="data", code=554, times=1)
+        assert checker.call("post", path, url, json=body).status_code == 502
+    assert checker.call("post", mailpit_release, f"/api/v1/message/{message_id}/release").text == "ok"
+    elsewhere = {"Email": "ann@example.com", "Host": "smtp.example.com", "Port": "25"}
+    refused = checker.call("post", mailhog_release, f"/api/v1/messages/{message_id}/release", json=elsewhere)
+    assert "releases only through --relay" in refused.json()["error"]
     sent = {"From": {"Email": "app@example.com"}, "To": [{"Email": "ann@example.com"}], "Text": "Hi"}
     assert checker.call("post", "/api/v1/send", json={**sent, "Tags": ["sent"]}).json()["ID"]
     checker.call("post", "/api/v1/send", json={"From": {"Email": "app@example.com"}})
-    with serving(free_config(max_message_size=1024)) as small:
-        assert small.addresses is not None
-        with httpx.Client(base_url=small.addresses.url, timeout=30) as small_api:
-            limited = Checker(small_api)
-            limited.call("post", "/api/v1/send", json={**sent, "Text": "x" * 2000})
-            checker.seen |= limited.seen
+    checker.call("post", "/api/v1/send", json={**sent, "Text": "x" * MAX_MESSAGE_SIZE})
 
     hog = checker.call("get", "/api/v2/messages").json()
     assert message_id in [item["ID"] for item in hog["items"]]
@@ -292,7 +365,23 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int]) -> None:
     assert checker.call("get", "/api/v1/messages").json()["total"] == 0
 
 
-@pytest.mark.parametrize("name", ["Message", "Session", "FaultRule", "Stats", "MessageSummary"])
+def test_relay_routes_without_a_relay_answer_409() -> None:
+    with running(free_config()) as server, api_of(server) as api:
+        checker = Checker(api)
+        for method, path in [
+            ("post", "/api/messages/{id}/release"),
+            ("get", "/api/relay/queue"),
+            ("post", "/api/relay/queue/{id}/retry"),
+            ("delete", "/api/relay/queue/{id}"),
+            ("post", "/api/v1/message/{id}/release"),
+            ("post", "/api/v1/messages/{id}/release"),
+        ]:
+            assert checker.call(method, path, path.replace("{id}", UNKNOWN)).status_code == 409
+
+
+@pytest.mark.parametrize(
+    "name", ["Message", "Session", "FaultRule", "Stats", "MessageSummary", "Release", "RelayQueue"]
+)
 def test_response_schemas_refuse_unknown_fields(api: httpx.Client, name: str) -> None:
     """A field the server sends but the document lacks fails the validation above."""
     document = api.get("/api/openapi.json").json()

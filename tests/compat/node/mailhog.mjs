@@ -1,5 +1,6 @@
 // The mailhog npm client, unmodified, against a mailtrap-lite that holds the two messages of
-// tests/compat/mail.py. Usage: node mailhog.mjs HOST PORT. Exits non-zero on the first failed assertion.
+// tests/compat/mail.py and relays to a second one. Usage: node mailhog.mjs HOST PORT RELAY_HOST RELAY_PORT.
+// Exits non-zero on the first failed assertion.
 import assert from "node:assert/strict";
 import mailhogClient from "mailhog";
 
@@ -30,6 +31,12 @@ assert.equal((await mailhog.latestTo("bob@example.com")).ID, reset.ID);
 assert.equal((await mailhog.latestFrom("bounce@app.example")).ID, reset.ID);
 assert.equal((await mailhog.latestContaining("Welcome Ann")).ID, welcome.ID);
 assert.equal((await mailhog.search("nobody@example.com", "to")).count, 0);
+
+const [relayHost, relayPort] = [process.argv[4], process.argv[5]];
+const release = await mailhog.releaseMessage(reset.ID, { Host: relayHost, Port: relayPort, Email: "dora@example.com" });
+assert.equal(release.statusCode, 200); // an empty answer: the client resolves with the response itself
+const elsewhere = await mailhog.releaseMessage(reset.ID, { Host: "smtp.example.com", Port: "25", Email: "x@example.com" });
+assert.match(elsewhere.error, /releases only through --relay/);
 
 await mailhog.deleteMessage(reset.ID);
 assert.deepEqual((await mailhog.messages()).items.map((m) => m.ID), [welcome.ID]);

@@ -1,4 +1,5 @@
-// mailpit-api, unmodified, against a mailtrap-lite that holds the two messages of tests/compat/mail.py.
+// mailpit-api, unmodified, against a mailtrap-lite that holds the two messages of tests/compat/mail.py
+// and relays to a second one.
 // Usage: node mailpit.mjs BASE_URL. Exits non-zero on the first failed assertion.
 import assert from "node:assert/strict";
 import { MailpitClient } from "mailpit-api";
@@ -61,8 +62,9 @@ await mailpit.setTags({ IDs: [welcome.ID] });
 assert.deepEqual(await mailpit.getTags(), []);
 
 const config = await mailpit.getConfiguration();
-assert.equal(config.MessageRelay.Enabled, false);
-await assert.rejects(mailpit.releaseMessage(welcome.ID, ["carl@example.com"]), /501/);
+assert.equal(config.MessageRelay.Enabled, true);
+assert.equal(await mailpit.releaseMessage(welcome.ID, { To: ["carl@example.com"] }), "ok");
+await assert.rejects(mailpit.releaseMessage(welcome.ID, { To: ["eve@elsewhere.test"] }), /403/);
 
 await assert.rejects(mailpit.searchMessages({ query: "after:soon" }), /400/);
 await assert.rejects(mailpit.getMessageSummary("no-such-id"), /404/);
