@@ -31,6 +31,7 @@ from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
 from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
+from mailtrap_lite.tags import Tagging
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 from mailtrap_lite.web.prefix import under_prefix
@@ -97,6 +98,7 @@ class MailServer:
             retention_of(self.config),
             Routing(self.config.mailbox, self.config.mailbox_per_user),
         )
+        self.service.tagging = Tagging(self.config.tags_from_plus, self.config.tags_from_auth)
         self.faults = FaultEngine()
         for spec in self.config.fault:
             self.faults.add(spec.stage, spec.code, match=spec.match, times=spec.times)

@@ -20,6 +20,7 @@ from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
 from mailtrap_lite.mailboxes import MailboxError, Route, mailbox_name, parse_route
 from mailtrap_lite.search import QueryError, parse_query
+from mailtrap_lite.tags import TagRule, parse_rule
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -112,6 +113,9 @@ class Config:
     webhook_secret_file: Path | None = None
     webhook_retry: float = 1.0
     webhook_attempts: int = 6
+    tag: tuple[TagRule, ...] = ()
+    tags_from_plus: bool = False
+    tags_from_auth: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -336,6 +340,13 @@ def parse_origin(text: str) -> str:
     if port is not None and port != DEFAULT_PORTS[parts.scheme]:
         netloc += f":{port}"
     return f"{parts.scheme}://{netloc}"
+
+
+def parse_tag_rule(text: str) -> TagRule:
+    try:
+        return parse_rule(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def parse_base_path(text: str) -> str:
@@ -568,6 +579,17 @@ OPTIONS: tuple[Option, ...] = (
         default_text="every user sees every mailbox",
         env_separator=";",
     ),
+    Option(
+        "tag",
+        "tag NAME every message that the search QUERY matches, repeatable (';' between them in the variable)",
+        "NAME=QUERY",
+        parse_tag_rule,
+        repeatable=True,
+        default_text="none",
+        env_separator=";",
+    ),
+    Option("tags_from_plus", "tag a message with its recipients' sub-addresses (ann+signup@x: signup)"),
+    Option("tags_from_auth", "tag a message with the SMTP AUTH username that sent it"),
     Option(
         "webhook",
         "POST each new message's summary to this URL, repeatable (queued, retried, never delays the 250)",

@@ -16,6 +16,7 @@ EventType = Literal[
     "message.new",
     "message.updated",
     "messages.updated",
+    "messages.tagged",
     "message.deleted",
     "messages.cleared",
     "session.ended",

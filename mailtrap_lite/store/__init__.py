@@ -11,7 +11,7 @@ __all__ = ["MemoryStore", "Retention", "Store", "StoreStats", "create_store"]
 
 def create_store(config: Config) -> Store:
     if config.db is None:
-        return MemoryStore()
+        return MemoryStore(tag_rules=config.tag)
     from mailtrap_lite.store.sqlite import SQLiteStore
 
-    return SQLiteStore(config.db)
+    return SQLiteStore(config.db, tag_rules=config.tag)

@@ -17,6 +17,10 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- Tags: ``ingest`` stores a message with its arrival's ``tags`` and then the name of every tag rule the
+  store was made with whose query matches the parsed message (``tags.tag_stored``). A store changes a
+  message's tags only as ``tags.merge`` does, and keeps an index so that a ``tag:`` search reads only
+  the messages with that tag, and counting tags reads no message's summary.
 - Mailboxes: each message is in one mailbox (``summary.mailbox``, lower-case), fixed at ingest. Listing
   one mailbox (a query that is one ``mailbox:`` term) must cost what listing everything costs, however
   many messages other mailboxes hold: keep an index per mailbox and per-mailbox counters.
@@ -74,6 +78,12 @@ def stream_of(raw: bytes) -> RawStream:
             yield bytes(view[start : start + RAW_CHUNK_BYTES])
 
     return RawStream(len(raw), chunks())
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str  # as ``tag:`` compares it (``search.tag_key``)
+    count: int  # messages with the tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +161,17 @@ class Store(Protocol):
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         """Delete every message matching ``query`` (all when None); returns the deleted ids."""
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it, by name."""
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        """Change the tags of every message matching ``query`` (all when None) to
+        ``tags.merge(tags, add, remove)``: renaming a tag everywhere is ``retag(tag:old, add=(new,),
+        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns (id, mailbox) of each
+        message whose tags changed, newest first."""
 
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None

@@ -4,7 +4,7 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 5):
+Tables (version 6):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
@@ -15,6 +15,9 @@ Tables (version 5):
   others (since version 4).
 - ``mailboxes``: per mailbox holding messages, its ``messages``, ``unread`` and ``bytes``, kept exact by
   triggers like ``counters``; a mailbox's row goes with its last message.
+- ``message_tags``: the tag index (since version 6), a row per tag of each message (as ``tag:`` compares
+  it, ``search.tag_key``) with its ``seq``: a ``tag:`` search reads only the rows of that tag, and tag
+  counts read no summary. The writer keeps it with ``messages``; a trigger deletes a message's rows.
 - ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
 - ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
   ``live`` (how many of them are still stored) drive the deletion of sessions with their last message.
@@ -182,7 +185,24 @@ _V5 = """
 CREATE TABLE relay_queue (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, data TEXT NOT NULL);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  # MIGRATIONS[n - 1] brings a database to version n
+# The tag index, filled from the search column that holds each message's tags a line each.
+_V6 = """
+CREATE TABLE message_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
+CREATE INDEX message_tags_seq ON message_tags (seq);
+WITH RECURSIVE split (seq, tag, rest) AS (
+    SELECT seq, NULL, substr(tags_text, 2) FROM messages WHERE tags_text != ''
+    UNION ALL
+    SELECT seq, substr(rest, 1, instr(rest, char(10)) - 1), substr(rest, instr(rest, char(10)) + 1)
+    FROM split WHERE rest != ''
+)
+INSERT OR IGNORE INTO message_tags (tag, seq) SELECT tag, seq FROM split WHERE tag != '';
+CREATE TRIGGER message_tags_deleted AFTER DELETE ON messages BEGIN
+    DELETE FROM message_tags WHERE seq = old.seq;
+END;
+"""
+
+# MIGRATIONS[n - 1] brings a database to version n.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

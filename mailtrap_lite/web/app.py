@@ -28,6 +28,7 @@ from mailtrap_lite.web import (
     openapi,
     preview,
     relay_api,
+    tags_api,
     webhooks_api,
     ws,
 )
@@ -181,6 +182,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *api.routes,
         *ingest_api.routes,
         *mailboxes_api.routes,
+        *tags_api.routes,
         *preview.routes,
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),

@@ -5,7 +5,6 @@ unchanged: each handler reads Mailpit's request, asks the service, and answers i
 from __future__ import annotations
 
 import resource
-from collections import Counter
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -17,13 +16,13 @@ from mailtrap_lite.compat_search import mailpit_query, time_zone
 from mailtrap_lite.compat_send import outgoing
 from mailtrap_lite.errors import BadRequest, NotFound
 from mailtrap_lite.model import Page, to_json
-from mailtrap_lite.search import Query, Term
+from mailtrap_lite.search import Query
 from mailtrap_lite.service import MailService
 from mailtrap_lite.store.base import stream_of
 from mailtrap_lite.web import access, api, compat_params, ingest_api
 from mailtrap_lite.web.compat_params import ok, optional_json, start_limit, string_list
 from mailtrap_lite.web.context import context
-from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_PAGE, json_object
+from mailtrap_lite.web.params import MAX_BODY_BYTES, json_object
 
 PLAIN_TEXT = "text/plain; charset=utf-8"
 
@@ -57,28 +56,10 @@ async def visible_ids(request: Request, asked: list[str]) -> list[str]:
     return found
 
 
-async def tag_counts(request: Request) -> Counter[str]:
-    """How many messages carry each tag, over every message the user may see."""
-    mail, everything = service(request), access.scoped(request, None)
-    counts: Counter[str] = Counter()
-    offset = 0
-    while True:
-        page = await mail.list_messages(everything, MAX_PAGE, offset)
-        for summary in page.messages:
-            counts.update(summary.tags)
-        offset += len(page.messages)
-        if not page.messages or offset >= page.total:
-            return counts
-
-
-async def ids_matching(mail: MailService, query: Query | None) -> list[str]:
-    """Every id that ``query`` matches, collected before anything is changed."""
-    ids: list[str] = []
-    while True:
-        page = await mail.list_messages(query, MAX_PAGE, len(ids))
-        ids += [summary.id for summary in page.messages]
-        if not page.messages or len(ids) >= page.total:
-            return ids
+async def tag_counts(request: Request) -> dict[str, int]:
+    """Each tag of the messages the user may see, and how many carry it."""
+    found = await service(request).tags(access.scoped(request, None))
+    return {tag.name: tag.count for tag in found}
 
 
 async def listing(request: Request, query: Query | None) -> Response:
@@ -196,30 +177,20 @@ async def set_tags(request: Request) -> Response:
     return ok()
 
 
-async def _retag(request: Request, new_name: str | None) -> Response:
-    """Replace (or, with None, remove) one tag on every message that carries it."""
-    tag = " ".join(request.path_params["tag"].lower().split())
-    mail = service(request)
-    for message_id in await ids_matching(mail, access.scoped(request, Query((Term("tag", tag),)))):
-        try:
-            summary = await mail.summary(message_id)
-        except NotFound:
-            continue
-        kept = [t for t in summary.tags if " ".join(t.lower().split()) != tag]
-        renamed = kept if new_name is None else [*kept, new_name]
-        await mail.update(message_id, tags=tuple(dict.fromkeys(renamed)))
-    return ok()
-
-
 async def rename_tag(request: Request) -> Response:
+    """Rename a tag on every message the user may see that has it (404 when none has)."""
     name = (await optional_json(request)).get("Name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("Name is required: the tag's new name")
-    return await _retag(request, name.strip())
+    within = access.scoped(request, None)
+    await service(request).rename_tag(request.path_params["tag"], name, within)
+    return ok()
 
 
 async def delete_tag(request: Request) -> Response:
-    return await _retag(request, None)
+    """Remove a tag from every message the user may see (404 when none has it)."""
+    await service(request).delete_tag(request.path_params["tag"], access.scoped(request, None))
+    return ok()
 
 
 async def info(request: Request) -> Response:

@@ -20,6 +20,7 @@ from mailtrap_lite.faults import (
 )
 from mailtrap_lite.relay.policy import MAX_RECIPIENTS as MAX_RELEASE_RECIPIENTS
 from mailtrap_lite.search import MAX_QUERY_CHARS, MAX_QUERY_TERMS
+from mailtrap_lite.tags import MAX_TAG_CHARS, MAX_TAGS
 from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_OFFSET, MAX_PAGE
 from mailtrap_lite.web.ws import MAX_CLIENT_FRAME, MAX_SUBSCRIBERS
 
@@ -44,7 +45,8 @@ _Q = {
     "in": "query",
     "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
     "description": 'A search query: words, "phrases", from: to: cc: subject: rcpt: mail-from: mailbox: '
-    "has:attachment is:read is:unread before: after: larger: smaller: tag: warning:, "
+    "has:attachment is:read is:unread is:tagged is:untagged before: after: larger: smaller: tag: "
+    "warning:, "
     f"a leading - negates; terms are ANDed. At most {MAX_QUERY_CHARS} characters and {MAX_QUERY_TERMS} "
     "terms (else 400).",
 }
@@ -66,6 +68,18 @@ _OFFSET = {
 }
 # One line of text, as in an SMTP reply: no control characters (C0, DEL, C1).
 _ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_TAG_PATTERN = "^[^,\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+_TAG_RULES = (
+    "Tags are stored trimmed, inner whitespace collapsed, lower-cased, each once; a tag is "
+    f"1-{MAX_TAG_CHARS} characters without commas or control characters, else 400 naming it."
+)
+_TAG = {
+    "name": "tag",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "A tag, compared case-insensitively (URL-encoded; it may hold a /).",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -172,7 +186,33 @@ SCHEMAS: dict[str, Any] = {
     "MessagePatch": {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"read": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "read": {"type": "boolean"},
+            "tags": {"type": "array", "items": _ref("Tag"), "maxItems": MAX_TAGS, "description": _TAG_RULES},
+        },
+    },
+    "Tag": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS, "pattern": _TAG_PATTERN},
+    "TagRename": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {"name": _ref("Tag")},
+    },
+    "MessagesRetag": {
+        "type": "object",
+        "required": ["query"],
+        "additionalProperties": False,
+        "description": "At least one of add and remove is not empty. Each matching message loses the tags of "
+        f"remove, then gains each tag of add it lacks (a message keeps at most {MAX_TAGS}).",
+        "properties": {
+            "query": {
+                "type": ["string", "null"],
+                "maxLength": MAX_QUERY_CHARS,
+                "description": 'The messages to change, as q selects them; "" or null: every message.',
+            },
+            "add": {"type": "array", "items": _ref("Tag"), "maxItems": MAX_TAGS},
+            "remove": {"type": "array", "items": _ref("Tag"), "maxItems": MAX_TAGS},
+        },
     },
 }
 
@@ -213,6 +253,44 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
                 },
             ],
             {"200": _json(_ref("MessageList")), **_400, "408": _json(_ref("WaitTimedOut"), "Timed out")},
+        ),
+    },
+    "/api/messages/tags": {
+        "post": (
+            "Add and remove tags on every message matching a query (JSON body: MessagesRetag); one "
+            "messages.tagged event lists the messages that changed",
+            [],
+            {"200": _json(_ref("Retagged")), "400": _json(_ref("Error"), "A bad query or tag"), **_503},
+        ),
+    },
+    "/api/tags": {
+        "get": (
+            "Every tag of the messages matching q (all when absent), with how many messages carry it, by "
+            "name",
+            [_Q, _MAILBOX],
+            {"200": _json(_ref("TagList")), **_400},
+        ),
+    },
+    "/api/tags/{tag}": {
+        "put": (
+            "Rename a tag on every message (JSON body: TagRename); where a message has both, they merge",
+            [_TAG],
+            {
+                "200": _json(_ref("Retagged")),
+                "400": _json(_ref("Error"), "A bad tag"),
+                "404": _json(_ref("Error"), "No message has the tag"),
+                **_503,
+            },
+        ),
+        "delete": (
+            "Remove a tag from every message",
+            [_TAG],
+            {
+                "200": _json(_ref("Retagged")),
+                "400": _json(_ref("Error"), "A bad tag"),
+                "404": _json(_ref("Error"), "No message has the tag"),
+                **_503,
+            },
         ),
     },
     "/api/messages/{id}": {
@@ -359,7 +437,9 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
             "message.updated (a MessageSummary), messages.updated ({ids, read}: marked in bulk), "
             "message.deleted ({ids, reason?}), messages.cleared "
-            "({ids}), session.ended (a Session without transcript), message.released ({id, release}), "
+            "({ids}), messages.tagged ({mailbox, ids, add, remove}, one per mailbox: these messages lost the "
+            "tags of remove, then gained those of add they lacked), session.ended (a Session without "
+            "transcript), message.released ({id, release}), "
             "ping (every 20 s when idle), "
             "and answers to the client: subscribed ({q, mailbox}), error ({error}), pong. The client may "
             'send {"subscribe": "<query>", "mailbox": "<name>"} to receive only the message.new events '
@@ -497,6 +577,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/api/messages/read", "post"): _body("MarkRequest"),
     ("/api/messages/unread", "post"): _body("MarkRequest"),
+    ("/api/tags/{tag}", "put"): _body("TagRename"),
+    ("/api/messages/tags", "post"): _body("MessagesRetag"),
 }
 
 
@@ -694,14 +776,15 @@ PATHS.update(
         },
         "/api/v1/tags/{tag}": {
             "put": (
-                "Mailpit: rename a tag on every message that carries it (JSON body: {Name})",
+                "Mailpit: rename a tag on every message that carries it (JSON body: {Name}); tags are "
+                "stored lower-cased",
                 [_TAG],
-                {**_OK, **_400, **_503},
+                {**_OK, **_400, "404": _json(_ref("Error"), "No message has the tag"), **_503},
             ),
             "delete": (
                 "Mailpit: remove a tag from every message; no message is deleted",
                 [_TAG],
-                {**_OK, **_503},
+                {**_OK, "404": _json(_ref("Error"), "No message has the tag"), **_503},
             ),
         },
         "/api/v1/info": {

@@ -99,7 +99,7 @@ def served(server: MailServer) -> set[tuple[str, str]]:
         if isinstance(route, WebSocketRoute):
             found.add((route.path, "get"))
         elif isinstance(route, Route):
-            found |= {(route.path, m.lower()) for m in route.methods or () if m != "HEAD"}
+            found |= {(route.path_format, m.lower()) for m in route.methods or () if m != "HEAD"}
     return found
 
 
@@ -235,6 +235,27 @@ def test_every_route_answers_what_the_document_says(
             checker.call("post", path, json={"query": 5})
         listed = checker.call("get", "/api/sessions", params={"mailbox": "Default"}).json()
         assert [s["message_ids"] for s in listed["sessions"]] == [[message_id]]
+        checker.call(
+            "patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"tags": [" Billing"]}
+        )
+        assert receive_until(ws, checker, "message.updated")["data"]["tags"] == ["billing"]
+        checker.call(
+            "patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"tags": ["x" * 10_000]}
+        )
+        checker.call("get", "/api/tags", params={"mailbox": "default"})
+        checker.call("get", "/api/tags", params={"q": "before:nonsense"})
+        renamed = checker.call("put", "/api/tags/{tag}", "/api/tags/Billing", json={"name": "invoices"})
+        assert renamed.json() == {"changed": 1, "ids": [message_id]}
+        assert receive_until(ws, checker, "messages.tagged")["data"]["add"] == ["invoices"]
+        checker.call("put", "/api/tags/{tag}", "/api/tags/invoices", json={"name": "a,b"})
+        checker.call("put", "/api/tags/{tag}", f"/api/tags/{UNKNOWN}", json={"name": "x"})
+        bulk = {"query": "subject:invoice", "add": ["paid"], "remove": ["invoices"]}
+        assert checker.call("post", "/api/messages/tags", json=bulk).json()["changed"] == 1
+        receive_until(ws, checker, "messages.tagged")
+        checker.call("post", "/api/messages/tags", json={"query": None, "add": ["bad\x00tag"]})
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/paid")
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/paid")
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/" + "x" * 65)
 
         for path in ("/api/stats", "/api/faults", "/api/openapi.json", "/livez", "/readyz", "/metrics"):
             checker.call("get", path)
@@ -266,8 +287,8 @@ def test_every_route_answers_what_the_document_says(
     exercise_compat(checker, smtp_address, upstream)
 
     for path, methods in checker.document["paths"].items():
-        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1")
-        checker.call("put", path, url)
+        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1").replace("{tag}", UNKNOWN)
+        checker.call(_lacking(methods), path, url)
         for method in methods:
             # The guard's answers: a Host the server does not serve, a foreign Origin, a body not JSON.
             checker.call(method, path, url, headers={"Host": "rebind.attacker.example"})
@@ -285,8 +306,8 @@ def test_every_route_answers_what_the_document_says(
         wanted = {int(status) for status in responses if status.isdigit() and status not in untested}
         seen = {status for p, m, status in checker.seen if (p, m) == (path, method)}
         assert wanted <= seen, (path, method, wanted - seen)
-        if "put" not in checker.document["paths"][path]:
-            assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, "put")}, path
+        lacking = _lacking(checker.document["paths"][path])
+        assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, lacking)}, path
 
 
 def exercise_compat(checker: Checker, smtp_address: tuple[str, int], upstream: MailServer) -> None:
@@ -319,7 +340,9 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int], upstream: M
     assert checker.call("get", "/api/v1/info").json()["Tags"] == {"invoices": 1}
     checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/invoices", json={"Name": "Bills"})
     checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/bills", json={"Name": ""})
-    assert checker.call("get", "/api/v1/tags").json() == ["Bills"]
+    checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/never", json={"Name": "x"})
+    assert checker.call("get", "/api/v1/tags").json() == ["bills"]  # tags are stored lower-cased
+    checker.call("delete", "/api/v1/tags/{tag}", "/api/v1/tags/BILLS")
     checker.call("delete", "/api/v1/tags/{tag}", "/api/v1/tags/BILLS")
     assert checker.call("get", "/api/v1/tags").json() == []
     checker.call("get", "/api/v1/webui")
@@ -363,6 +386,11 @@ def exercise_compat(checker: Checker, smtp_address: tuple[str, int], upstream: M
     checker.call("delete", "/api/v1/messages", json={"IDs": "x"})
     checker.call("delete", "/api/v1/messages")
     assert checker.call("get", "/api/v1/messages").json()["total"] == 0
+
+
+def _lacking(methods: dict[str, Any]) -> str:
+    """A method the path does not have."""
+    return "put" if "put" not in methods else "post"
 
 
 def test_relay_routes_without_a_relay_answer_409() -> None:
