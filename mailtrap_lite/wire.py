@@ -355,9 +355,10 @@ _RECORDS: tuple[type, ...] = (
 )  # fmt: skip
 
 
-def _schemas() -> dict[str, JSON]:
+def schemas_for(records: Sequence[type]) -> dict[str, JSON]:
+    """The JSON Schema of each of these dataclasses and of every dataclass they nest, by class name."""
     found: dict[str, JSON] = {}
-    pending = list(_RECORDS)
+    pending = list(records)
     while pending:
         cls = pending.pop()
         if cls.__name__ in found:
@@ -365,6 +366,11 @@ def _schemas() -> dict[str, JSON]:
         found[cls.__name__] = _object(cls)
         nested = _nested(_hints(cls).values())
         pending += [h for h in nested if isinstance(h, type) and dataclasses.is_dataclass(h)]
+    return found
+
+
+def _schemas() -> dict[str, JSON]:
+    found = schemas_for(_RECORDS)
     found["Message"] = _merged(_object(MessageSummary), _object(Message, frozenset({_SUMMARY_FLATTENED})))
     found["FaultRule"] = _merged(_object(FaultRule), _object(FaultCounters))
     found["FaultList"] = {

@@ -20,6 +20,8 @@ from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
 from mailtrap_lite.web import (
     access,
     api,
+    compat_mailhog,
+    compat_mailpit,
     faults_api,
     ingest_api,
     mailboxes_api,
@@ -187,6 +189,9 @@ def create_app(ctx: WebContext) -> Starlette:
         *faults_api.routes,
         *relay_api.routes,
         *webhooks_api.routes,
+        # Mailpit's and MailHog's APIs, for their clients and test helpers.
+        *compat_mailpit.routes,
+        *compat_mailhog.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
