@@ -179,6 +179,7 @@ class MessageSummary:
     read: bool = False
     tags: tuple[str, ...] = ()
     mailbox_rule: str = "default"  # why the message is in its mailbox: the rule that matched
+    uid: int = 0  # the store's IMAP UID (see store/base.py); 0 until a store has kept the message
 
 
 @dataclass(frozen=True, slots=True)

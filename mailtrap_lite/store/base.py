@@ -17,6 +17,11 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- UIDs (IMAP, RFC 3501 §2.3.1.1): the store gives every message it keeps a ``summary.uid`` from one
+  store-wide counter, 1 to 2**32 - 1, never reused (not even after deletion), so UIDs are strictly
+  ascending in every mailbox in arrival order. ``uid_state`` says what the next UID will be and the
+  store's UIDVALIDITY, which changes only when the counter starts again (a new memory store, a new
+  database file); a persistent store keeps both across restarts.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -40,6 +45,12 @@ class StoreStats:
     unindexed: int = 0  # messages stored but not yet in the full-text index (searches still find them)
     writable: bool = True  # False when new messages cannot be stored (they are answered 451)
     problem: str | None = None  # why not, while writable is False
+
+
+@dataclass(frozen=True, slots=True)
+class UidState:
+    validity: int  # UIDVALIDITY: 1 to 2**32 - 1
+    next: int  # the UID the next message stored will get
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +105,5 @@ class Store(Protocol):
         """Drop the oldest messages (and their sessions) beyond the retention; returns the dropped ids."""
 
     async def stats(self) -> StoreStats: ...
+
+    async def uid_state(self) -> UidState: ...

@@ -12,7 +12,7 @@ from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query, sql_row_values
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import Retention, StoreStats
+from mailtrap_lite.store.base import Retention, StoreStats, UidState
 
 
 class MemoryStore:
@@ -29,6 +29,8 @@ class MemoryStore:
         self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
         self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
+        self._last_uid = 0
+        self._uid_validity = int(time.time()) % 0xFFFFFFFF or 1  # a new store counts UIDs from 1 again
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
@@ -47,9 +49,13 @@ class MemoryStore:
         else:
             stored = build_message(*build)
         await self.add(stored, arrival.session)
-        return stored
+        return self._messages[stored.summary.id]
 
     async def add(self, message: StoredMessage, session: Session) -> None:
+        self._last_uid += 1
+        message = dataclasses.replace(
+            message, summary=dataclasses.replace(message.summary, uid=self._last_uid)
+        )
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
         self._bytes += message.summary.size
@@ -166,6 +172,9 @@ class MemoryStore:
         empty = [sid for sid in self._sessions if sid not in delivered]
         for session_id in empty[: max(0, len(empty) - retention.max_messages)]:
             del self._sessions[session_id]
+
+    async def uid_state(self) -> UidState:
+        return UidState(self._uid_validity, self._last_uid + 1)
 
     async def stats(self) -> StoreStats:
         return StoreStats(

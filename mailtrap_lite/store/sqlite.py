@@ -22,7 +22,7 @@ from typing import Any
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query
-from mailtrap_lite.store.base import Retention, StoreStats
+from mailtrap_lite.store.base import Retention, StoreStats, UidState
 from mailtrap_lite.store.codec import summary_from_json
 from mailtrap_lite.store.sqlite_db import connect, explain, where_clause
 from mailtrap_lite.store.sqlite_jobs import _load_session, _SessionChange
@@ -265,6 +265,15 @@ class SQLiteStore:
         """Bring the full-text index up to date now rather than when the writer is next idle."""
         while await self._write_side().run("index_slice"):
             pass
+
+    async def uid_state(self) -> UidState:
+        row = await self._read_one(
+            "SELECT uid_validity, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1 "
+            "FROM counters",
+            (),
+        )
+        assert row is not None  # the counters row exists from version 2 on
+        return UidState(int(row[0]), int(row[1]))
 
     async def stats(self) -> StoreStats:
         def read(db: sqlite3.Connection) -> tuple[int, ...]:
