@@ -22,6 +22,7 @@ from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.imap.server import IMAPHost
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -47,6 +48,8 @@ class Addresses:
     smtp: HostPort
     http: HostPort
     smtps: HostPort | None
+    imap: HostPort | None = None
+    imaps: HostPort | None = None
 
     @property
     def url(self) -> str:
@@ -85,6 +88,7 @@ class MailServer:
         # The PEM a client can trust to verify the server (cafile/cadata), e.g. the self-signed one.
         self.tls_certificate = tls.certificate_pem if tls else None
         self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
+        self.imap = IMAPHost(self.config, self.service, self.smtp.credentials, self.tls_context)
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -117,6 +121,17 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
+        imap: dict[bool, HostPort | None] = {}
+        try:
+            for implicit, address in ((False, self.config.imap), (True, self.config.imaps)):
+                imap[implicit] = (
+                    None if address is None else await self.imap.listen(address, implicit_tls=implicit)
+                )
+        except OSError as error:
+            http_socket.close()
+            await self.smtp.close()
+            await self.imap.close()
+            raise StartupError(f"cannot listen for IMAP: {error.strerror}") from error
         ctx = WebContext(self.service, self.config, self.version, self.faults)
         uv_config = uvicorn.Config(
             create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
@@ -129,7 +144,13 @@ class MailServer:
                 raise StartupError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         port = http_socket.getsockname()[1]
-        self.addresses = Addresses(smtp_address, HostPort(self.config.http.host, port), smtps_address)
+        self.addresses = Addresses(
+            smtp_address,
+            HostPort(self.config.http.host, port),
+            smtps_address,
+            imap=imap[False],
+            imaps=imap[True],
+        )
         self._maintenance = asyncio.create_task(self._maintain())
         self._loop_lag = asyncio.create_task(self.service.loop_lag.run())
         return self.addresses
@@ -164,6 +185,7 @@ class MailServer:
             if task is not None:
                 task.cancel()
         await self.smtp.close()
+        await self.imap.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             try:

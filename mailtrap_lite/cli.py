@@ -68,6 +68,10 @@ def describe(server: MailServer) -> str:
     ]
     if addresses.smtps is not None:
         lines.append(f"  SMTPS  {addresses.smtps}")
+    if addresses.imap is not None:
+        lines.append(f"  IMAP   {addresses.imap} (username = mailbox)")
+    if addresses.imaps is not None:
+        lines.append(f"  IMAPS  {addresses.imaps}")
     lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
     return "\n".join(lines)
 

@@ -15,8 +15,9 @@ from mailtrap_lite.smtp.transcript import TranscriptRecorder
 
 
 class SessionLog:
-    def __init__(self, peer: str, transcript: TranscriptRecorder) -> None:
+    def __init__(self, peer: str, transcript: TranscriptRecorder, protocol: str = "smtp") -> None:
         self.id = ids.new_id()
+        self.protocol = protocol
         self.peer = peer
         self.started_at = utcnow()
         self.helo: str | None = None
@@ -61,4 +62,5 @@ class SessionLog:
             message_ids=tuple(self._message_ids) if message_ids else (),
             error=self.error,
             transcript_truncated=self._transcript.truncated,
+            protocol=self.protocol,
         )
