@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from mailtrap_lite.app import MailServer
@@ -40,7 +41,11 @@ def plain(subject: str, body: str = "Just text.\r\n", to: str = "ann@example.com
     ).encode()
 
 
-def send(server: MailServer, raw: bytes, to: str = "ann@example.com") -> None:
+def send(
+    server: MailServer, raw: bytes, to: str = "ann@example.com", tls: ssl.SSLContext | None = None
+) -> None:
     assert server.addresses is not None
     with smtplib.SMTP(server.addresses.smtp.host, server.addresses.smtp.port, timeout=30) as client:
+        if tls is not None:
+            client.starttls(context=tls)
         client.sendmail("shop@example.com", [to], raw)

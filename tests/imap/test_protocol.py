@@ -68,10 +68,7 @@ def test_a_literal_over_the_limit_is_refused_unread(server: MailServer) -> None:
     with Wire(imap_address(server)) as wire:
         wire.send(b"a LOGIN {%d}\r\n" % (MAX_LITERAL + 1))
         assert wire.line().startswith(b"a BAD literal of")
-        assert (
-            wire.ask("b", "LOGIN {7}\r\ndefault x")[0]
-            == b"+ Ready for literal data\r\n"
-        )
+        assert wire.ask("b", "LOGIN {7}\r\ndefault x")[0] == b"+ Ready for literal data\r\n"
     with Wire(imap_address(server)) as wire:  # a non-synchronising one is on its way: the session ends
         wire.send(b"a LOGIN {%d+}\r\n" % (MAX_LITERAL + 1))
         assert wire.line().startswith(b"* BYE literal of")
