@@ -71,7 +71,7 @@ def parse_command(data: bytes) -> Command:
     space = data.find(b" ")
     head = data if space == -1 else data[:space]
     tag = head.decode("ascii", "replace")
-    if not _TAG.fullmatch(tag):
+    if not head.isascii() or not _TAG.fullmatch(tag):
         raise ParseError("invalid tag")
     if space == -1:
         raise ParseError("missing command", tag)
@@ -200,7 +200,10 @@ class _Reader:
         if pos == start:
             raise self.fail(f"unexpected {data[pos : pos + 1]!r}")
         self.pos = pos
-        return Atom(data[start:pos].decode("utf-8", "replace"))
+        try:
+            return Atom(data[start:pos].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise self.fail("an atom is not UTF-8") from None
 
 
 # --- arguments --------------------------------------------------------------------------------------------
