@@ -1,5 +1,7 @@
 """Reads of large messages: six concurrent downloads of a 50 MB message's attachment, and the HTML view of a
-45 MB HTML body, against an in-process server (memory store). Prints time and peak RSS growth.
+45 MB HTML body, against an in-process server (memory store); then six concurrent raw downloads of a 50 MB
+message from the SQLite store, streamed from the database and, for comparison, read whole. Prints time and
+peak RSS growth.
 
     PYTHONPATH=. python benchmarks/large_reads.py
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import smtplib
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
@@ -18,6 +21,7 @@ import httpx
 
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite.store import sqlite
 
 CLIENTS = 6
 STATUS = Path("/proc/self/status")
@@ -98,6 +102,42 @@ def main() -> None:
             )
     finally:
         server.stop()
+    sqlite_raw_downloads(config)
+
+
+def sqlite_raw_downloads(config: Config) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        server = MailServer(config.replace(db=Path(directory) / "large.db"))
+        server.start()
+        try:
+            assert server.addresses is not None
+            url = server.addresses.url
+            message = EmailMessage()
+            message["Subject"] = "raw"
+            message.set_content("See the attachment.\n")
+            message.add_attachment(os.urandom(36 << 20), maintype="application", subtype="octet-stream")
+            size = send((server.addresses.smtp.host, server.addresses.smtp.port), message)
+            del message
+            message_id = httpx.get(f"{url}/api/messages", timeout=60).json()["messages"][0]["id"]
+            streams = sqlite.MAX_BLOB_STREAMS
+            for how, limit in (("streamed from the database", streams), ("read whole", 0)):
+                sqlite.MAX_BLOB_STREAMS = limit
+                reset_peak_rss()
+                before, start = peak_rss(), time.perf_counter()
+                with ThreadPoolExecutor(CLIENTS) as pool:
+                    sizes = list(
+                        pool.map(lambda _: drain(url, f"/api/messages/{message_id}/raw"), range(CLIENTS))
+                    )
+                assert sizes == [size] * CLIENTS
+                growth = peak_rss() - before
+                print(
+                    f"{CLIENTS} raw downloads of a {size / 1e6:.0f} MB message with --db ({how}): "
+                    f"{time.perf_counter() - start:.1f} s, peak RSS +{growth / 1e6:.0f} MB "
+                    f"({growth / size:.1f}x the message)"
+                )
+            sqlite.MAX_BLOB_STREAMS = streams
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

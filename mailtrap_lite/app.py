@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from mailtrap_lite.config import Config, HostPort
+from mailtrap_lite import webhooks
+from mailtrap_lite.config import Config, HostPort, exposure_warning, parse_base_path
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.imap.server import IMAPHost
+from mailtrap_lite.pop3.server import POP3Host
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -30,6 +32,8 @@ from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from mailtrap_lite.web.prefix import under_prefix
+from mailtrap_lite.webhooks import WebhookDispatcher
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -48,15 +52,19 @@ class Addresses:
     smtp: HostPort
     http: HostPort
     smtps: HostPort | None
+    base_path: str = ""  # --base-path, without its trailing slash
+    pop3: HostPort | None = None
+    pop3s: HostPort | None = None
     imap: HostPort | None = None
     imaps: HostPort | None = None
 
     @property
     def url(self) -> str:
+        """Where the web side answers, ``--base-path`` included (no trailing slash)."""
         host = self.http.host
         if host in ("0.0.0.0", "::", ""):
             host = "127.0.0.1"
-        return f"http://{host if ':' not in host else f'[{host}]'}:{self.http.port}"
+        return f"http://{host if ':' not in host else f'[{host}]'}:{self.http.port}{self.base_path}"
 
 
 class _Uvicorn(uvicorn.Server):
@@ -74,6 +82,8 @@ class MailServer:
         from mailtrap_lite import __version__
 
         self.config = config or Config()
+        if self.config.base_path:  # a Config built in code: "/mail/" as the flag would give it
+            self.config = self.config.replace(base_path=parse_base_path(self.config.base_path))
         self.version = __version__
         self.store = create_store(self.config)
         self.hub = EventHub()
@@ -88,6 +98,10 @@ class MailServer:
         # The PEM a client can trust to verify the server (cafile/cadata), e.g. the self-signed one.
         self.tls_certificate = tls.certificate_pem if tls else None
         self.smtp = SMTPHost(self.config, self.service, self.faults, self.tls_context)
+        self.pop3 = POP3Host(self.config, self.service, self.smtp.credentials, self.tls_context)
+        self.webhooks = WebhookDispatcher(
+            webhooks.settings_from_config(self.config, self.version), self.service.subscribe
+        )
         self.imap = IMAPHost(self.config, self.service, self.smtp.credentials, self.tls_context)
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -121,20 +135,32 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
-        imap: dict[bool, HostPort | None] = {}
-        try:
-            for implicit, address in ((False, self.config.imap), (True, self.config.imaps)):
-                imap[implicit] = (
-                    None if address is None else await self.imap.listen(address, implicit_tls=implicit)
-                )
-        except OSError as error:
-            http_socket.close()
-            await self.smtp.close()
-            await self.imap.close()
-            raise StartupError(f"cannot listen for IMAP: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version, self.faults)
+        pop3: list[HostPort | None] = []
+        for address, implicit in ((self.config.pop3, False), (self.config.pop3s, True)):
+            try:
+                pop3.append(await self.pop3.listen(address, implicit_tls=implicit) if address else None)
+            except OSError as error:
+                http_socket.close()
+                await self.smtp.close()
+                await self.pop3.close()
+                raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
+        imap: list[HostPort | None] = []
+        for address, implicit in ((self.config.imap, False), (self.config.imaps, True)):
+            try:
+                imap.append(await self.imap.listen(address, implicit_tls=implicit) if address else None)
+            except OSError as error:
+                http_socket.close()
+                await self.smtp.close()
+                await self.pop3.close()
+                await self.imap.close()
+                raise StartupError(f"cannot listen for IMAP on {address}: {error.strerror}") from error
+        ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
         uv_config = uvicorn.Config(
-            create_app(ctx), lifespan="off", ws="auto", log_level="warning", access_log=False
+            under_prefix(create_app(ctx), self.config.base_path),
+            lifespan="off",
+            ws="auto",
+            log_level="warning",
+            access_log=False,
         )
         self._uvicorn = _Uvicorn(uv_config)
         self._web_task = asyncio.create_task(self._uvicorn.serve(sockets=[http_socket]))
@@ -144,13 +170,20 @@ class MailServer:
                 raise StartupError("the web server stopped during start-up")
             await asyncio.sleep(0.01)
         port = http_socket.getsockname()[1]
+        if (warning := exposure_warning(self.config)) is not None:
+            log.warning("%s", warning)
         self.addresses = Addresses(
             smtp_address,
             HostPort(self.config.http.host, port),
             smtps_address,
-            imap=imap[False],
-            imaps=imap[True],
+            self.config.base_path,
+            pop3=pop3[0],
+            pop3s=pop3[1],
+            imap=imap[0],
+            imaps=imap[1],
         )
+        if self.config.webhook:
+            self.webhooks.start()
         self._maintenance = asyncio.create_task(self._maintain())
         self._loop_lag = asyncio.create_task(self.service.loop_lag.run())
         return self.addresses
@@ -185,6 +218,8 @@ class MailServer:
             if task is not None:
                 task.cancel()
         await self.smtp.close()
+        await self.pop3.close()
+        await self.webhooks.close()
         await self.imap.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True

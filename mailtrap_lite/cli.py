@@ -68,6 +68,10 @@ def describe(server: MailServer) -> str:
     ]
     if addresses.smtps is not None:
         lines.append(f"  SMTPS  {addresses.smtps}")
+    if addresses.pop3 is not None:
+        lines.append(f"  POP3   {addresses.pop3} (username = mailbox)")
+    if addresses.pop3s is not None:
+        lines.append(f"  POP3S  {addresses.pop3s}")
     if addresses.imap is not None:
         lines.append(f"  IMAP   {addresses.imap} (username = mailbox)")
     if addresses.imaps is not None:

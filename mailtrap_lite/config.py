@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
+from mailtrap_lite.search import QueryError, parse_query
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -47,6 +48,8 @@ class Config:
     smtp: HostPort = HostPort("127.0.0.1", 1025)
     http: HostPort = HostPort("127.0.0.1", 8025)
     smtps: HostPort | None = None
+    pop3: HostPort | None = None
+    pop3s: HostPort | None = None
     imap: HostPort | None = None
     imaps: HostPort | None = None
     tls_cert: Path | None = None
@@ -64,9 +67,16 @@ class Config:
     ui_auth: tuple[str, str] | None = None
     trusted_host: tuple[str, ...] = ()
     trusted_origin: tuple[str, ...] = ()
+    cors_origin: tuple[str, ...] = ()
+    base_path: str = ""
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
+    webhook: tuple[str, ...] = ()
+    webhook_query: str | None = None
+    webhook_secret_file: Path | None = None
+    webhook_retry: float = 1.0
+    webhook_attempts: int = 6
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -100,6 +110,9 @@ _SIZE_UNITS = {
     "gb": 1024 * MIB,
     "gib": 1024 * MIB,
 }
+
+
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
 
 
 def parse_size(text: str) -> int:
@@ -200,6 +213,28 @@ def parse_origin(text: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+def parse_base_path(text: str) -> str:
+    """``/mail/`` → ``/mail``; ``/`` → "" (no prefix)."""
+    path = text.strip()
+    inner = path.strip("/")
+    if not path.startswith("/") or any(
+        s in (".", "..") or not _PATH_SEGMENT.fullmatch(s) for s in inner.split("/") if inner
+    ):
+        raise ConfigError(f"expected a path such as /mail/, got {text!r}")
+    return "/" + inner if inner else ""
+
+
+def parse_webhook_url(text: str) -> str:
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"expected an http:// or https:// URL, got {text!r}")
+    return text.strip()
+
+
 def parse_fault(text: str) -> FaultSpec:
     pieces = text.split(":")
     if len(pieces) < 2 or len(pieces) > 4:
@@ -238,6 +273,20 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "smtps",
         "implicit-TLS SMTP listener (needs TLS material)",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "pop3",
+        "POP3 listener (STLS offered when TLS is configured); the username names the mailbox",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "pop3s",
+        "implicit-TLS POP3 listener (needs TLS material)",
         "HOST:PORT",
         parse_host_port,
         default_text="off",
@@ -309,6 +358,21 @@ OPTIONS: tuple[Option, ...] = (
         default_text="the server's own origin",
     ),
     Option(
+        "cors_origin",
+        "a page origin allowed to call the API from its own pages (CORS), repeatable",
+        "ORIGIN",
+        parse_origin,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option(
+        "base_path",
+        "serve the UI, API and websocket under this path (behind a proxy, e.g. /mail/)",
+        "PATH",
+        parse_base_path,
+        default_text="/",
+    ),
+    Option(
         "fault",
         "a fault rule at start-up, repeatable (e.g. rcpt:550:bounce@*)",
         "STAGE:CODE[:MATCH[:TIMES]]",
@@ -318,6 +382,25 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("hostname", "name in the SMTP greeting, EHLO reply and self-signed certificate", "NAME"),
     Option("quiet", "print nothing but errors"),
+    Option(
+        "webhook",
+        "POST each new message's summary to this URL, repeatable (queued, retried, never delays the 250)",
+        "URL",
+        parse_webhook_url,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option("webhook_query", "only messages matching this search query go to the webhooks", "QUERY", str),
+    Option(
+        "webhook_secret_file",
+        "sign webhook requests with HMAC-SHA256 under the secret in this file",
+        "FILE",
+        parse_existing_file,
+    ),
+    Option(
+        "webhook_retry", "wait before a webhook's first retry; doubles each time", "DURATION", parse_duration
+    ),
+    Option("webhook_attempts", "tries per webhook delivery before it is failed", "N", parse_count),
 )
 
 
@@ -359,10 +442,34 @@ def validate(config: Config) -> Config:
         raise ConfigError("--tls-cert and --tls-key go together")
     if config.tls_cert is not None and config.tls_self_signed:
         raise ConfigError("--tls-self-signed cannot be combined with --tls-cert/--tls-key")
-    for name in ("smtps", "imaps", "require_tls"):
+    for name in ("smtps", "pop3s", "imaps", "require_tls"):
         if getattr(config, name) and not config.tls_enabled:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")
+    if config.webhook_query is not None:
+        try:
+            parse_query(config.webhook_query)
+        except QueryError as error:
+            raise ConfigError(f"--webhook-query: {error}") from None
     if len(config.fault) > MAX_RULES:
         raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
     return config
+
+
+def exposure_warning(config: Config) -> str | None:
+    """What to warn about when the web side listens beyond this machine with no password on it."""
+    if config.ui_auth is not None or _is_loopback(config.http.host):
+        return None
+    return (
+        f"the web UI and API listen on {config.http} without --ui-auth: anyone who can reach that address "
+        "can read every captured message (password-reset links, tokens) and change or delete them"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from mailtrap_lite.model import Part
 
@@ -79,8 +79,7 @@ def is_remote(url: str) -> bool:
 
 
 class _Rewriter:
-    def __init__(self, message_id: str, cids: Mapping[str, str], allow_remote: bool) -> None:
-        self.message_id = quote(message_id, safe="")
+    def __init__(self, cids: Mapping[str, str], allow_remote: bool) -> None:
         self.cids = cids
         self.allow_remote = allow_remote
         self.remote = 0
@@ -91,7 +90,8 @@ class _Rewriter:
         if stripped[:4].lower() != "cid:":
             return None
         part_id = self.cids.get(_normal_cid(stripped[4:]))
-        return f"/api/messages/{self.message_id}/parts/{part_id}" if part_id else None
+        # Relative to the preview's own URL (…/messages/{id}/html), so that --base-path needs no rewrite.
+        return f"parts/{part_id}" if part_id else None
 
     def fetched(self, url: str) -> str | None:
         """What a fetched URL becomes: a part URL, an inert one when blocked, or None to keep it."""
@@ -184,17 +184,6 @@ def _serialise(tag: str, attrs: list[tuple[str, str | None]], self_closing: bool
     return f"<{tag}{text}{' /' if self_closing else ''}>"
 
 
-# The tokeniser follows html.parser's grammar (tag names, tolerant attribute lists, where a start tag ends,
-# comments, declarations, raw-text <script>/<style>), but is driven by compiled patterns: text and tags
-# with nothing to rewrite are skipped over, never decoded.
-_MARKUP = re.compile(
-    r"""<(?!
-        /\s*[a-zA-Z][-.a-zA-Z0-9:_]*\s*>  # an end tag, unless it closes raw text, has no effect here
-        # A start tag without quotes ends at its first ">"; without "&", ":", "/", "\" nothing in it changes.
-      | (?!(?i:head|html|style|script|meta)[\t\n\r\f >\x00])[a-zA-Z][^<>"'&:/\\]*>
-    )[a-zA-Z/!?]""",  # ASCII letters only, as html.parser: no IGNORECASE, which would also take "K" (Kelvin)
-    re.X,
-)
 _START_TAG_END = re.compile(
     r"""<[a-zA-Z][^\t\n\r\f />\x00]*(?:[\s/]*(?:(?<=['"\s/])[^\s/>][^\s/=>]*"""
     r"""(?:\s*=+\s*(?:'[^']*'|"[^"]*"|(?!['"])[^>\s]*)\s*)?(?:\s|/(?!>))*)*)?\s*"""
@@ -222,6 +211,57 @@ _CID_OR_REFERENCE = re.compile(r"&|c[\x00-\x20]*i[\x00-\x20]*d[\x00-\x20]*:", re
 _CSS_OR_BACKGROUND = re.compile(r"style|background", re.I)
 _RAW_TEXT_END = {name: re.compile(rf"</\s*{name}\s*>", re.I) for name in ("script", "style")}
 _INCOMPLETE_TAG_NEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=/")
+
+
+# The tokeniser follows html.parser's grammar (tag names, tolerant attribute lists, where a start tag ends,
+# comments, declarations, raw-text <script>/<style>), but is driven by compiled patterns: text and tags
+# with nothing to rewrite are skipped over inside the search, never decoded. A start tag is skipped there
+# only when it is written in a strict subset of that grammar (a plain name, then name="value" pairs), in
+# which html.parser ends it at the same ">", and when it passes, as a pattern, one of the tests that
+# ``_TagFinder._start_tag`` makes; anything else is looked at in Python.
+def _strict_tag(name: str, stop: str, special: str, banned_name: str = "(?!)") -> str:
+    """A start tag whose name passes the lookahead ``name``, with plain attribute names, none of which (nor
+    the tag's) matches ``banned_name``, and values made of characters other than those in the class
+    ``stop``, or of ``special`` (an alternation matching one of them). Runs are possessive: the search
+    tries this at every "<", so it must not backtrack. The tag holds no "<": the search resumes right after
+    the skipped "<", so a later one inside the tag would be found."""
+    sep = r"[\t\n\r\f ]"
+    value = (
+        rf"""(?:"(?:[^"<{stop}]++|{special})*+"|'(?:[^'<{stop}]++|{special})*+'"""
+        rf"""|(?:[^\s"'<>=`{stop}]++|{special})++)"""
+    )
+    attribute = rf"(?!{banned_name})[a-zA-Z_][-a-zA-Z0-9_.]*+(?:{sep}*+={sep}*+{value})?+"
+    return rf"{name}(?!{banned_name})[a-zA-Z][a-zA-Z0-9]*+(?:{sep}++{attribute})*+{sep}*+/?>"
+
+
+def _tag_names(names: Iterable[str]) -> str:
+    return "|".join(sorted(names))
+
+
+# Test 1: no "&", no ":" after p/s/d (or U+017F, long s, which IGNORECASE folds to "s") or a control
+# character, no "\\" and no "/" before another: _MAY_CHANGE cannot match.
+_NOTHING_MAY_CHANGE = _strict_tag(
+    rf"(?!(?i:{_tag_names(_FULLY_READ_TAGS)})[\t\n\r\f />])",
+    r"&:/\\",
+    r"(?<![psdPSD\u017f\x00-\x20]):|/(?![\x00-\x20]*[/\\])",
+)
+# Test 2: a tag where remote URLs do not matter, with no "&", no "cid:" and no "style" or "background".
+_NO_REFERENCE_OR_CSS = _strict_tag(
+    rf"(?!(?i:{_tag_names(_FULLY_READ_TAGS | _REMOTE_URL_TAGS)})[\t\n\r\f />])",
+    r"&:sSbB\u017f",
+    r"(?<![dD\x00-\x20]):|(?!(?i:style|background))[sSbB\u017f]",
+    r"[-a-zA-Z0-9_.]*?(?i:style|background)",
+)
+_MARKUP = re.compile(
+    rf"""<(?!
+        /\s*[a-zA-Z][-.a-zA-Z0-9:_]*\s*>  # an end tag, unless it closes raw text, has no effect here
+        # A start tag without quotes ends at its first ">"; without "&", ":", "/", "\\" nothing in it changes.
+      | (?!(?i:head|html|style|script|meta)[\t\n\r\f >\x00])[a-zA-Z][^<>"'&:/\\]*>
+      | {_NOTHING_MAY_CHANGE}
+      | {_NO_REFERENCE_OR_CSS}
+    )[a-zA-Z/!?]""",  # ASCII letters only, as html.parser: no IGNORECASE, which would also take "K" (Kelvin)
+    re.X,
+)
 
 
 class _TagFinder:
@@ -392,9 +432,10 @@ def _apply(source: str, edits: list[tuple[int, int, str]]) -> Iterator[str]:
 _LINK_TARGET = '<base target="_blank">'
 
 
-def render(source: str, *, message_id: str, cids: Mapping[str, str], allow_remote: bool = False) -> Preview:
-    """Rewrite an HTML body for the preview of message ``message_id`` (see the module docstring)."""
-    rewriter = _Rewriter(message_id, cids, allow_remote)
+def render(source: str, *, cids: Mapping[str, str], allow_remote: bool = False) -> Preview:
+    """Rewrite an HTML body for its message's preview, served at ``/api/messages/{id}/html`` (see the module
+    docstring); ``cids`` maps Content-IDs to the message's part ids."""
+    rewriter = _Rewriter(cids, allow_remote)
     finder = _TagFinder(source, rewriter)
     finder.run()
     edits = [*finder.edits, (finder.base_offset, finder.base_offset, _LINK_TARGET)]

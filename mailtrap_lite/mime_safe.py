@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.policy import Compat32, EmailPolicy
 
-from mailtrap_lite.model import MessageWarning
+from mailtrap_lite.model import INFORMATIONAL_WARNINGS, MessageWarning
 
 MAX_DEFECT_WARNINGS = 20
 _DEFECTS_DROPPED = f"more parse defects than the {MAX_DEFECT_WARNINGS} listed"
@@ -96,7 +96,9 @@ class Warnings:
                 self._items.setdefault(key, MessageWarning(code, message))
                 return
             self._defects += 1
-        self._items[key] = MessageWarning(code, message)
+        self._items[key] = MessageWarning(
+            code, message, "info" if code in INFORMATIONAL_WARNINGS else "warning"
+        )
 
     def result(self) -> tuple[MessageWarning, ...]:
         return tuple(self._items.values())

@@ -149,10 +149,15 @@ class Envelope:
         return tuple(r.address for r in self.recipients if 200 <= r.code < 300)
 
 
+# Worth showing, not worth flagging: most mail sent by applications and scripts lacks them.
+INFORMATIONAL_WARNINGS = frozenset(("missing-date", "missing-message-id"))
+
+
 @dataclass(frozen=True, slots=True)
 class MessageWarning:
     code: str
     message: str
+    severity: str = "warning"  # "warning", or "info" for INFORMATIONAL_WARNINGS (not flagged in lists)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from mailtrap_lite.model import (
 from mailtrap_lite.read_cache import ReadCache
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.session_log import SessionLog
-from mailtrap_lite.store.base import Retention, Store, StoreStats
+from mailtrap_lite.store.base import RawStream, Retention, Store, StoreStats
 from mailtrap_lite.wire import session_json
 
 log = logging.getLogger("mailtrap_lite")
@@ -105,7 +105,6 @@ class MailService:
         self.live_sessions[session.id] = session
 
     async def session_ended(self, session: Session) -> None:
-        self.live_sessions.pop(session.id, None)
         try:
             await self.store.save_session(session)
         except StoreError as error:  # nobody waits on this: say so, and keep serving
@@ -114,6 +113,10 @@ class MailService:
                 logging.DEBUG if quiet else logging.WARNING, "session %s was not saved: %s", session.id, error
             )
             return
+        finally:
+            # Only now: until the store has the final session, readers get the live one, never an older
+            # snapshot without the last replies.
+            self.live_sessions.pop(session.id, None)
         self.hub.publish_new("session.ended", lambda: session_json(session, transcript=False), session)
 
     async def prune(self) -> list[str]:
@@ -218,6 +221,14 @@ class MailService:
         summary = await self.summary(message_id)
         return summary, await self._raw_of(summary, message_id)
 
+    async def raw_stream(self, message_id: str) -> tuple[MessageSummary, RawStream]:
+        """The bytes as received, for a download: read from the store piece by piece."""
+        summary = await self.summary(message_id)
+        stream = await self.store.raw_stream(summary.id)
+        if stream is None:
+            raise NotFound(f"no message {message_id!r}")
+        return summary, stream
+
     async def _raw_of(self, summary: MessageSummary, message_id: str) -> bytes:
         raw = await self.store.get_raw(summary.id)
         if raw is None:
@@ -254,9 +265,7 @@ class MailService:
 
         async def load() -> tuple[object, int]:
             rendered = await self._off_loop(
-                functools.partial(
-                    html_preview.render, html, message_id=summary.id, cids=cids, allow_remote=allow_remote
-                )
+                functools.partial(html_preview.render, html, cids=cids, allow_remote=allow_remote)
             )
             return rendered, len(rendered.html)
 

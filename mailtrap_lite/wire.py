@@ -29,6 +29,7 @@ from mailtrap_lite.model import (
     json_fields,
     to_json,
 )
+from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -277,7 +278,7 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error,
+    FaultsDeleted, Stats, Error, WebhookStatus,
 )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-// The JSON API (/api/openapi.json), as small functions. Errors carry the server's {"error": "..."} text.
+// The JSON API (api/openapi.json), as small functions. Errors carry the server's {"error": "..."} text.
+// Paths are relative to the page, so that the UI works under --base-path (a proxy's /mail/).
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -37,19 +38,19 @@ async function request(method, path, { params, body } = {}) {
 
 const enc = encodeURIComponent;
 
-export const messageUrl = (id, suffix = "") => `/api/messages/${enc(id)}${suffix}`;
+export const messageUrl = (id, suffix = "") => `api/messages/${enc(id)}${suffix}`;
 export const partUrl = (id, partId) => messageUrl(id, `/parts/${enc(partId)}`);
 export const htmlUrl = (id, remote) => messageUrl(id, remote ? "/html?remote=1" : "/html");
 export const rawUrl = (id) => messageUrl(id, "/raw");
 
 export const listMessages = (q, limit, offset) =>
-  request("GET", "/api/messages", { params: { q, limit, offset } });
+  request("GET", "api/messages", { params: { q, limit, offset } });
 export const getMessage = (id) => request("GET", messageUrl(id));
 export const getMessageSession = (id) => request("GET", messageUrl(id, "/session"));
 export const setRead = (id, read) => request("PATCH", messageUrl(id), { body: { read } });
 export const deleteMessage = (id) => request("DELETE", messageUrl(id));
-export const deleteAll = (q) => request("DELETE", "/api/messages", { params: { q } });
-export const listSessions = (limit, offset) => request("GET", "/api/sessions", { params: { limit, offset } });
+export const deleteAll = (q) => request("DELETE", "api/messages", { params: { q } });
+export const listSessions = (limit, offset) => request("GET", "api/sessions", { params: { limit, offset } });
 
 // The preview's remote-content count travels in a header, which an <iframe> cannot show us.
 export async function blockedRemote(id) {

@@ -23,6 +23,7 @@ const list = new MessageList($("list"), {
     searchError.textContent = "";
     search.removeAttribute("aria-invalid");
     $("counts").textContent = `${total} message${total === 1 ? "" : "s"} · ${unread} unread`;
+    document.title = unread ? `(${unread}) mailtrap-lite` : "mailtrap-lite";
     $("delete-all").disabled = total === 0;
   },
   onError: showError,
@@ -128,8 +129,39 @@ $("delete-all").addEventListener("click", async () => {
 
 $("help-button").addEventListener("click", () => $("help").showModal());
 
+// Desktop notifications: opt-in (the browser asks once), remembered, and only while the tab is hidden.
+const notifyButton = $("notify-button");
+const notifyKey = "mailtrap-lite.notify";
+function showNotifyState() {
+  const on = localStorage.getItem(notifyKey) === "on" && window.Notification?.permission === "granted";
+  notifyButton.setAttribute("aria-pressed", String(on));
+  notifyButton.hidden = !window.Notification;
+}
+notifyButton.addEventListener("click", async () => {
+  if (notifyButton.getAttribute("aria-pressed") === "true") {
+    localStorage.setItem(notifyKey, "off");
+  } else if ((await Notification.requestPermission()) === "granted") {
+    localStorage.setItem(notifyKey, "on");
+  }
+  showNotifyState();
+});
+showNotifyState();
+
+function notify(summary) {
+  if (notifyButton.getAttribute("aria-pressed") !== "true" || !document.hidden) return;
+  const from = summary.from ? summary.from.name || summary.from.address : summary.envelope.mail_from;
+  const note = new Notification(summary.subject || "(no subject)", { body: from ? `From ${from}` : "", tag: summary.id });
+  note.onclick = () => {
+    window.focus();
+    navigate(`#/messages/${encodeURIComponent(summary.id)}`);
+  };
+}
+
 // Live events: the list refetches what is on screen; the open message follows what happened to it.
-live.addEventListener("message.new", () => list.refresh());
+live.addEventListener("message.new", (event) => {
+  list.refresh();
+  notify(event.detail);
+});
 live.addEventListener("message.updated", (event) => {
   list.patch(event.detail);
   if (view.openId === event.detail.id) view.setRead(event.detail.read);

@@ -86,3 +86,8 @@ export function icon(name, label) {
   svg.append(path);
   return label ? [svg, h("span", { class: "visually-hidden", text: label })] : svg;
 }
+
+// The warnings worth flagging: informational ones (a missing Date, say) are shown only in the Envelope tab.
+export function flagged(warnings) {
+  return (warnings ?? []).filter((w) => w.severity !== "info");
+}

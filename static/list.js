@@ -2,7 +2,7 @@
 // only the rows on screen. A listbox (aria-activedescendant) driven by the keyboard or the mouse.
 
 import { listMessages } from "./api.js";
-import { formatAddress, formatWhen, h, icon } from "./dom.js";
+import { flagged, formatAddress, formatWhen, h, icon } from "./dom.js";
 
 const ROW_HEIGHT = 76;
 const PAGE_SIZE = 100;
@@ -173,8 +173,8 @@ export class MessageList {
         item.attachments
           ? h("span", { class: "row-clip", title: `${item.attachments} attachment(s)` }, icon("clip", `${item.attachments} attachment(s)`))
           : null,
-        item.warnings?.length
-          ? h("span", { class: "row-warn", title: `${item.warnings.length} warning(s)` }, icon("warning", `${item.warnings.length} warning(s)`))
+        flagged(item.warnings).length
+          ? h("span", { class: "row-warn", title: `${flagged(item.warnings).length} warning(s)` }, icon("warning", `${flagged(item.warnings).length} warning(s)`))
           : null,
         h("time", { class: "row-time", datetime: item.received_at, text: formatWhen(item.received_at) }),
       ),

@@ -36,8 +36,7 @@ export class Live extends EventTarget {
 
   connect() {
     clearTimeout(this.retry);
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/api/ws`);
+    const socket = new WebSocket(new URL("api/ws", location.href).href.replace(/^http/, "ws"));
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.backoff = 250;

@@ -142,7 +142,7 @@ function envelopePanel(message) {
     h("tbody", {}, envelope.recipients.map((r) => h("tr", {}, h("td", { text: r.address }), h("td", {}, code(r.code)), h("td", { text: r.reply })))),
   );
   const warnings = message.warnings.length
-    ? h("ul", { class: "warnings" }, message.warnings.map((w) => h("li", {}, h("code", { text: w.code }), " ", w.message)))
+    ? h("ul", { class: "warnings" }, message.warnings.map((w) => h("li", { class: w.severity === "info" ? "info" : null }, h("code", { text: w.code }), " ", w.message, w.severity === "info" ? " (for information)" : "")))
     : h("p", { class: "muted", text: "No warnings." });
   return h(
     "div",

@@ -1,4 +1,5 @@
-// The sessions view: every SMTP connection, including those that delivered nothing, newest first.
+// The sessions view: every SMTP connection, including those that delivered nothing, and every POP3
+// connection that read mail, newest first.
 
 import { listSessions } from "./api.js";
 import { clear, formatFull, h } from "./dom.js";
@@ -67,18 +68,26 @@ export class SessionsView {
       },
     });
     if (expanded) clear(body, renderTranscript(session));
+    // Sessions that read mail (POP3) name who logged in; only SMTP sessions deliver anything.
+    const smtp = (session.protocol || "smtp") === "smtp";
+    const who = smtp
+      ? (session.helo ? `HELO ${session.helo}` : "no HELO")
+      : (session.auth ? `user ${session.auth.username}` : "not logged in");
     return h(
       "li",
-      { class: `session ${delivered ? "" : "empty-session"}` },
+      { class: `session ${delivered || !smtp ? "" : "empty-session"}` },
       h(
         "div",
         { class: "session-head" },
         h("time", { datetime: session.started_at, text: formatFull(session.started_at) }),
+        h("span", { class: "badge protocol", text: (session.protocol || "smtp").toUpperCase() }),
         h("span", { class: "peer", text: session.peer }),
-        h("span", { class: "helo", text: session.helo ? `HELO ${session.helo}` : "no HELO" }),
-        delivered
-          ? h("span", { class: "badge ok", text: `${delivered} message${delivered === 1 ? "" : "s"}` })
-          : h("span", { class: "badge none", text: "delivered nothing" }),
+        h("span", { class: "helo", text: who }),
+        !smtp
+          ? null
+          : delivered
+            ? h("span", { class: "badge ok", text: `${delivered} message${delivered === 1 ? "" : "s"}` })
+            : h("span", { class: "badge none", text: "delivered nothing" }),
         session.error ? h("span", { class: "badge bad", text: session.error }) : null,
         session.ended_at ? null : h("span", { class: "badge live-badge", text: "open" }),
         session.message_ids.map((id, n) => h("a", { href: `#/messages/${encodeURIComponent(id)}`, text: `message ${n + 1}` })),

@@ -1,7 +1,7 @@
 // One message: its header, actions, and the tabs of panels.js (WAI-ARIA tabs pattern).
 
 import { getMessage, rawUrl } from "./api.js";
-import { clear, formatAddresses, formatFull, formatSize, h } from "./dom.js";
+import { clear, flagged, formatAddresses, formatFull, formatSize, h } from "./dom.js";
 import { TABS } from "./panels.js";
 
 export class MessageView {
@@ -77,14 +77,15 @@ export class MessageView {
       ),
       h("h2", { class: "subject", id: "message-subject", text: m.subject || "(no subject)" }),
       h("dl", { class: "fields" }, fields.map(([name, value]) => [h("dt", { text: name }), h("dd", { text: value })])),
-      m.warnings.length
-        ? h("p", { class: "warning-banner" }, `⚠ ${m.warnings.length} warning${m.warnings.length === 1 ? "" : "s"}: `, m.warnings.map((w) => w.code).join(", "), " — see Envelope.")
+      flagged(m.warnings).length
+        ? h("p", { class: "warning-banner" }, `⚠ ${flagged(m.warnings).length} warning${flagged(m.warnings).length === 1 ? "" : "s"}: `, flagged(m.warnings).map((w) => w.code).join(", "), " — see Envelope.")
         : null,
     );
     const tablist = h("div", { class: "tabs", role: "tablist", "aria-label": "Message parts" });
     const panel = h("div", { class: "tab-panel", role: "tabpanel", id: "message-panel", tabindex: "0" });
     for (const tab of TABS) {
-      const count = tab.key === "attachments" ? m.attachments.length + m.inline.length : 0;
+      // The number the list's paper clip shows first; inline parts (images in the HTML) are counted apart.
+      const count = tab.key === "attachments" ? attachmentCount(m) : "";
       tablist.append(
         h("button", {
           type: "button",
@@ -144,4 +145,11 @@ export class MessageView {
     event.preventDefault();
     this.selectTabByIndex((moves[event.key] + keys.length) % keys.length);
   }
+}
+
+function attachmentCount(m) {
+  const counts = [];
+  if (m.attachments.length) counts.push(String(m.attachments.length));
+  if (m.inline.length) counts.push(`${m.inline.length} inline`);
+  return counts.join(", ");
 }

@@ -10,6 +10,7 @@ from mailtrap_lite.config import (
     FaultSpec,
     HostPort,
     build_config,
+    exposure_warning,
     parse_duration,
     parse_fault,
     parse_host_port,
@@ -93,3 +94,25 @@ def test_ui_auth_needs_both_parts() -> None:
 def test_missing_tls_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         build_config({"tls_cert": str(tmp_path / "nope.pem")}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("http", "ui_auth", "warned"),
+    [
+        ("127.0.0.1:8025", None, False),
+        ("[::1]:8025", None, False),
+        ("localhost:8025", None, False),
+        ("0.0.0.0:8025", None, True),
+        ("[::]:8025", None, True),
+        ("192.0.2.7:8025", None, True),
+        ("0.0.0.0:8025", "ann:secret", False),
+    ],
+)
+def test_a_web_side_open_beyond_loopback_without_a_password_is_warned_about(
+    http: str, ui_auth: str | None, warned: bool
+) -> None:
+    values = {"http": http} if ui_auth is None else {"http": http, "ui_auth": ui_auth}
+    warning = exposure_warning(build_config(values, environ={}))
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "--ui-auth" in warning and "anyone who can reach" in warning

@@ -236,12 +236,13 @@ def test_summary_of_a_plain_message() -> None:
     assert result.body_text == "Hello Bob,\n\nyour order has shipped.\n"
 
 
-def test_missing_date_and_message_id_are_warned() -> None:
-    summary = stored(b"From: ann@example.com\r\nSubject: bare\r\n\r\nbody\r\n").summary
+def test_missing_date_and_message_id_are_informational() -> None:
+    summary = stored(b"From: ann@example.com\r\nBcc: x@example.com\r\nSubject: bare\r\n\r\nbody\r\n").summary
 
     assert summary.date is None
     assert summary.message_id is None
-    assert codes(summary.warnings) == {"missing-date", "missing-message-id"}
+    severities = {w.code: w.severity for w in summary.warnings}
+    assert severities == {"missing-date": "info", "missing-message-id": "info", "bcc-header": "warning"}
 
 
 def test_unparsable_date_is_a_header_error_and_none() -> None:

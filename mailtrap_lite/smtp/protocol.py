@@ -182,6 +182,9 @@ class CatcherSMTP(SMTP):
         # RFC 2034 §3: every reply carries an enhanced status code but the greeting and HELO/EHLO's.
         elif fault_id is None and not self._in_helo:
             text = replies.with_enhanced_code(text)
+        if not text.isascii() and not (self.envelope is not None and self.envelope.smtp_utf8):
+            # aiosmtpd would send UTF-8 (SMTPUTF8 is offered), but only a client that asked for it may get it.
+            text = text.encode("ascii", "replace").decode("ascii")
         self._last_reply = text
         self.transcript.server(text, fault_id)
         await super().push(text)

@@ -27,6 +27,7 @@ backend must guarantee:
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,6 +46,29 @@ class StoreStats:
     unindexed: int = 0  # messages stored but not yet in the full-text index (searches still find them)
     writable: bool = True  # False when new messages cannot be stored (they are answered 451)
     problem: str | None = None  # why not, while writable is False
+
+
+# The size of the pieces a raw message is streamed in.
+RAW_CHUNK_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RawStream:
+    """A stored message's bytes, read piece by piece: ``size`` bytes in all."""
+
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+def stream_of(raw: bytes) -> RawStream:
+    """A stream over bytes already in memory."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        view = memoryview(raw)
+        for start in range(0, len(view), RAW_CHUNK_BYTES):
+            yield bytes(view[start : start + RAW_CHUNK_BYTES])
+
+    return RawStream(len(raw), chunks())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +108,10 @@ class Store(Protocol):
     async def get_summary(self, message_id: str) -> MessageSummary | None: ...
 
     async def get_raw(self, message_id: str) -> bytes | None: ...
+
+    async def raw_stream(self, message_id: str) -> RawStream | None:
+        """The raw bytes for a download, without holding them all at once where the store can avoid it;
+        the stream may end early (an error while iterating) if the message is deleted meanwhile."""
 
     async def latest_id(self) -> str | None: ...
 

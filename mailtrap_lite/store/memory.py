@@ -12,7 +12,7 @@ from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query, sql_row_values
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import Retention, StoreStats, UidState
+from mailtrap_lite.store.base import RawStream, Retention, StoreStats, UidState, stream_of
 
 
 class MemoryStore:
@@ -101,6 +101,10 @@ class MemoryStore:
     async def get_raw(self, message_id: str) -> bytes | None:
         stored = self._messages.get(message_id)
         return stored.raw if stored else None
+
+    async def raw_stream(self, message_id: str) -> RawStream | None:
+        stored = self._messages.get(message_id)
+        return stream_of(stored.raw) if stored else None
 
     async def latest_id(self) -> str | None:
         return next(reversed(self._messages), None)

@@ -15,14 +15,14 @@ import contextlib
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query
-from mailtrap_lite.store.base import Retention, StoreStats, UidState
+from mailtrap_lite.store.base import RAW_CHUNK_BYTES, RawStream, Retention, StoreStats, UidState, stream_of
 from mailtrap_lite.store.codec import summary_from_json
 from mailtrap_lite.store.sqlite_db import connect, explain, where_clause
 from mailtrap_lite.store.sqlite_jobs import _load_session, _SessionChange
@@ -30,6 +30,7 @@ from mailtrap_lite.store.sqlite_threads import ReadPool
 from mailtrap_lite.store.sqlite_writer import WriterProcess
 
 READERS = 3
+MAX_BLOB_STREAMS = 32
 # Deletions run in slices this big, each its own writer job, so that messages arriving meanwhile are
 # committed between slices instead of waiting for a long purge.
 DELETE_SLICE = 250
@@ -45,6 +46,7 @@ class SQLiteStore:
         self._index_when_idle = index_when_idle
         self._writer: WriterProcess | None = None
         self._readers: ReadPool | None = None
+        self._blob_streams = 0
         # Per live session: transcript lines written, and the session without lists as last written.
         self._written: dict[str, tuple[int, Session]] = {}
 
@@ -182,6 +184,38 @@ class SQLiteStore:
             "SELECT data FROM raw WHERE seq = (SELECT seq FROM messages WHERE id = ?)", (message_id,)
         )
         return bytes(row[0]) if row else None
+
+    async def raw_stream(self, message_id: str) -> RawStream | None:
+        found = await self._read_one(
+            "SELECT seq, length(data) FROM raw WHERE seq = (SELECT seq FROM messages WHERE id = ?)",
+            (message_id,),
+        )
+        if found is None:
+            return None
+        seq, size = found
+        return RawStream(size, self._blob_chunks(seq))
+
+    async def _blob_chunks(self, seq: int) -> AsyncIterator[bytes]:
+        # A connection of its own holds the blob open (and its read snapshot, so a deletion meanwhile does
+        # not cut the download short) while a client reads at its own pace; the pool's readers stay free and
+        # one piece at a time is in memory. Opened on the first read, so a stream never read holds nothing.
+        # Past MAX_BLOB_STREAMS at once (each holds three file descriptors) the bytes are read whole.
+        if self._blob_streams >= MAX_BLOB_STREAMS:
+            row = await self._read_one("SELECT data FROM raw WHERE seq = ?", (seq,))
+            if row is not None:
+                async for piece in stream_of(bytes(row[0])).chunks:
+                    yield piece
+            return
+        connection = connect(self.path)
+        self._blob_streams += 1
+        try:
+            blob = await asyncio.to_thread(connection.blobopen, "raw", "data", seq, readonly=True)
+            with blob:
+                while piece := await asyncio.to_thread(blob.read, RAW_CHUNK_BYTES):
+                    yield piece
+        finally:
+            self._blob_streams -= 1
+            connection.close()
 
     async def latest_id(self) -> str | None:
         row = await self._read_one("SELECT id FROM messages ORDER BY seq DESC LIMIT 1", ())

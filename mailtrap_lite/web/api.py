@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from starlette.routing import Route
 from mailtrap_lite import wire
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.service import MailService
+from mailtrap_lite.store.base import RawStream, stream_of
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.params import float_param, int_param, json_object, paging, query_param
 
@@ -27,7 +27,6 @@ UNTRUSTED_HEADERS = {
 
 
 # Bytes are sent in slices so the transport buffers one slice per client instead of a copy of the whole.
-CHUNK_BYTES = 256 * 1024
 
 
 def service(request: Request) -> MailService:
@@ -63,9 +62,9 @@ async def get_message(request: Request) -> Response:
 
 
 async def get_raw(request: Request) -> Response:
-    summary, raw = await service(request).raw(request.path_params["id"])
+    summary, stream = await service(request).raw_stream(request.path_params["id"])
     headers = {"Content-Disposition": f'attachment; filename="{summary.id}.eml"', **UNTRUSTED_HEADERS}
-    return bytes_response(raw, "message/rfc822", headers)
+    return stream_response(stream, "message/rfc822", headers)
 
 
 async def get_part(request: Request) -> Response:
@@ -75,17 +74,12 @@ async def get_part(request: Request) -> Response:
     name = filename or f"part-{request.path_params['part_id']}"
     headers = {"Content-Disposition": attachment_disposition(name), **UNTRUSTED_HEADERS}
     media_type = content_type if _MEDIA_TYPE.fullmatch(content_type) else "application/octet-stream"
-    return bytes_response(payload, media_type, headers)
+    return stream_response(stream_of(payload), media_type, headers)
 
 
-def bytes_response(data: bytes, media_type: str, headers: dict[str, str]) -> Response:
-    async def chunks() -> AsyncIterator[memoryview]:
-        view = memoryview(data)
-        for start in range(0, len(view), CHUNK_BYTES):
-            yield view[start : start + CHUNK_BYTES]
-
-    headers = {"Content-Length": str(len(data)), **headers}
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+def stream_response(stream: RawStream, media_type: str, headers: dict[str, str]) -> Response:
+    headers = {"Content-Length": str(stream.size), **headers}
+    return StreamingResponse(stream.chunks, media_type=media_type, headers=headers)
 
 
 # RFC 6838 §4.2 restricted names, which is all a header value may safely carry here.

@@ -10,13 +10,14 @@ import logging
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
-from mailtrap_lite.web import api, faults_api, openapi, preview, ws
+from mailtrap_lite.web import api, faults_api, openapi, preview, webhooks_api, ws
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
@@ -73,11 +74,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: f"no such path: {request.url.path}", 405: f"method {request.method} not allowed here"}
     headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = allowed_methods(request)
+    status = exc.status_code
+    if status == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
+        elif request.url.path.startswith("/api/"):
+            # Only the UI's files answered (with their own Allow): no API route has this path, whatever
+            # the method.
+            status = 404
+            headers.pop("Allow", None)
     return JSONResponse(
-        {"error": message.get(exc.status_code, str(exc.detail))},
-        status_code=exc.status_code,
+        {"error": message.get(status, str(exc.detail))},
+        status_code=status,
         headers=headers,
     )
 
@@ -132,6 +141,18 @@ class BasicAuth:
 def create_app(ctx: WebContext) -> Starlette:
     # The guard comes first: a forged or rebound request is refused whether or not it carries credentials.
     middleware = [Middleware(Guard, policy=Policy.from_config(ctx.config))]
+    if ctx.config.cors_origin:
+        # Before basic auth: a browser sends its preflight without credentials.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(ctx.config.cors_origin),
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                allow_credentials=True,
+                max_age=600,
+            )
+        )
     if ctx.config.ui_auth:
         middleware.append(Middleware(BasicAuth, credentials=ctx.config.ui_auth))
     routes = [
@@ -140,6 +161,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
+        *webhooks_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""What every HTTP handler may reach: the service, the running configuration and the fault rules."""
+"""What every HTTP handler may reach: the service, the running configuration, the fault rules and the
+webhooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.requests import HTTPConnection
 from mailtrap_lite.config import Config
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.service import MailService
+from mailtrap_lite.webhooks import WebhookDispatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +19,7 @@ class WebContext:
     config: Config
     version: str
     faults: FaultEngine = field(default_factory=FaultEngine)
+    webhooks: WebhookDispatcher | None = None
 
 
 def context(connection: HTTPConnection) -> WebContext:

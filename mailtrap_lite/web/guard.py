@@ -49,7 +49,8 @@ class Policy:
     @classmethod
     def from_config(cls, config: Config) -> Policy:
         """Raises ConfigError for a trusted host or origin that is not one (a Config built in code)."""
-        origins = frozenset(parse_origin(origin) for origin in config.trusted_origin)
+        # A --cors-origin page may change state through the API too: that is what it is trusted with.
+        origins = frozenset(parse_origin(origin) for origin in (*config.trusted_origin, *config.cors_origin))
         names = {parse_host_name(name) for name in config.trusted_host}
         names.update(host for origin in origins if (host := host_of(urlsplit(origin).netloc)))
         for name in (config.http.host, socket.gethostname()):
@@ -138,7 +139,7 @@ def refusal(policy: Policy, scheme: str, method: str | None, headers: Mapping[st
 
 def is_json(content_type: str | None) -> bool:
     """``application/json`` or a ``+json`` type: what no cross-origin page can send without asking first
-    (a CORS preflight, which this server never grants)."""
+    (a CORS preflight, which this server grants only to a --cors-origin)."""
     media_type = (content_type or "").partition(";")[0].strip().lower()
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")

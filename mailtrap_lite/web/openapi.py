@@ -229,14 +229,15 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
     },
     "/api/sessions": {
         "get": (
-            "SMTP sessions, newest first, including those that delivered nothing",
+            "Sessions, newest first: SMTP ones (including those that delivered nothing) and POP3 ones; "
+            "`protocol` says which",
             [_LIMIT, _OFFSET],
             {"200": _json(_ref("SessionList")), **_400},
         ),
     },
     "/api/sessions/{id}": {
         "get": (
-            "One SMTP session with its transcript",
+            "One session (SMTP or POP3) with its transcript",
             [_PATH_ID],
             {"200": _json(_ref("Session")), **_404},
         ),
@@ -290,6 +291,14 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             [_PATH_ID],
             {"204": {"description": "Removed"}, "404": _json(_ref("Error"), "No such rule")},
         ),
+    },
+    "/api/webhooks": {
+        "get": (
+            "The --webhook URLs, their --webhook-query, how many deliveries wait, and the latest "
+            "deliveries (newest first) with their status, attempts and the receiver's last answer",
+            [],
+            {"200": _json(_ref("WebhookStatus"))},
+        )
     },
     "/api/stats": {
         "get": (

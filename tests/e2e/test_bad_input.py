@@ -104,6 +104,7 @@ def test_bare_lf_terminator_is_answered_not_hung(smtp_address: tuple[str, int], 
         sock.sendall(b"Subject: bare\n\nline one\nline two\n.\n")
         reply = _read_lines(sock, 1)[0]
         assert reply.startswith(b"550 5.6.11"), reply
+        assert reply.isascii(), reply  # no SMTPUTF8 was asked for
         sock.sendall(b"QUIT\r\n")
         assert _read_lines(sock, 1)[0].startswith(b"221")
     assert api.get("/api/messages").json()["total"] == 0

@@ -325,3 +325,15 @@ def test_delay_at_every_stage(stage: str, smtp_address: tuple[str, int], api: ht
     assert api.get("/api/messages").json()["total"] == 1
     notes = [line["line"] for line in session_of(api)["transcript"] if line["fault_id"] == rule["id"]]
     assert notes == [f"<fault {rule['id']}: waiting 50 ms>"]
+
+
+def test_reply_text_is_ascii_unless_the_client_asked_for_smtputf8(
+    smtp_address: tuple[str, int], api: httpx.Client
+) -> None:
+    add_fault(api, stage="rcpt", code=550, message="Empfänger unbekannt", times=2)
+    commands = b"EHLO x\r\nMAIL FROM:<a@example.com>%s\r\nRCPT TO:<b@example.com>\r\nQUIT\r\n"
+    # Read to the end of the session: the server closes after QUIT.
+    plain = raw_session(smtp_address, commands % b"", read_until=b"\x00")
+    utf8 = raw_session(smtp_address, commands % b" SMTPUTF8", read_until=b"\x00")
+    refused = [[line for line in lines if line.startswith(b"550")] for lines in (plain, utf8)]
+    assert refused == [[b"550 5.1.1 Empf?nger unbekannt"], ["550 5.1.1 Empfänger unbekannt".encode()]]

@@ -137,7 +137,7 @@ def test_opening_shows_the_html_in_a_sandboxed_frame(ui: UI, smtp_address: tuple
     expect(page.locator("#message-panel")).to_contain_text("Message-ID")
     page.get_by_role("tab", name="Raw").click()
     expect(page.locator("#message-panel pre.raw")).to_contain_text("Content-Type: multipart/alternative")
-    page.get_by_role("tab", name="Attachments (1)").click()
+    page.get_by_role("tab", name="Attachments (1 inline)").click()
     expect(page.locator("#message-panel img.thumb")).to_have_js_property("naturalWidth", 1)
 
 

@@ -174,14 +174,14 @@ _DOCUMENTS = st.lists(st.one_of(_PIECES, _wrapped()), max_size=30)
 
 
 def _scanned(source: str) -> tuple[list[tuple[int, int, str]], int, int, int]:
-    rewriter = _Rewriter("m1", {"logo@x": "2"}, allow_remote=False)
+    rewriter = _Rewriter({"logo@x": "2"}, allow_remote=False)
     finder = _TagFinder(source, rewriter)
     finder.run()
     return sorted(finder.edits), finder.base_offset, rewriter.remote, rewriter.blocked
 
 
 def _parsed(source: str) -> tuple[list[tuple[int, int, str]], int, int, int]:
-    rewriter = _Rewriter("m1", {"logo@x": "2"}, allow_remote=False)
+    rewriter = _Rewriter({"logo@x": "2"}, allow_remote=False)
     finder = _HtmlParserFinder(source, rewriter)
     finder.feed(source)
     finder.close()

@@ -65,6 +65,30 @@ def test_add_then_read_back_exactly(make_store: StoreFactory) -> None:
     run(make_store(), scenario)
 
 
+def test_a_raw_stream_gives_the_bytes_in_pieces_even_if_deleted_meanwhile(make_store: StoreFactory) -> None:
+    session = new_session()
+    small = new_message(session, 1)
+    big = dataclasses.replace(new_message(session, 2), raw=bytes(range(256)) * 4096 + b"end")  # ~1 MiB
+
+    async def scenario(store: Store) -> None:
+        await store.add(small, session)
+        await store.add(big, session)
+        assert await store.raw_stream("nope") is None
+        stream = await store.raw_stream("m0001")
+        assert stream is not None and stream.size == len(small.raw)
+        assert b"".join([piece async for piece in stream.chunks]) == small.raw
+        stream = await store.raw_stream("m0002")
+        assert stream is not None and stream.size == len(big.raw)
+        pieces = [await anext(stream.chunks)]
+        assert len(pieces[0]) < len(big.raw)  # not all at once
+        assert await store.delete(["m0002"]) == ["m0002"]
+        # A download under way finishes with the bytes it started with.
+        pieces += [piece async for piece in stream.chunks]
+        assert b"".join(pieces) == big.raw
+
+    run(make_store(), scenario)
+
+
 def test_list_pages_newest_first_with_totals(make_store: StoreFactory) -> None:
     session = new_session()
     messages = [new_message(session, n) for n in range(7)]

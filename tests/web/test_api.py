@@ -272,3 +272,18 @@ def test_wait_survives_a_burst_that_overflows_its_subscription(
     waiter.join(15)
     assert result and result[0].status_code == 200
     assert result[0].json()["messages"][0]["subject"] == "after the burst"
+
+
+@pytest.mark.parametrize("method", ["DELETE", "POST", "PUT", "PATCH"])
+def test_an_api_path_nothing_serves_is_404_for_every_method(api: httpx.Client, method: str) -> None:
+    # Only the UI's files answer there, and their 405 used to come with an empty Allow.
+    response = api.request(method, "/api/no/such/thing", headers={"Content-Type": "application/json"})
+    assert response.status_code == 404, response.text
+    assert "allow" not in response.headers
+    assert response.json()["error"] == "no such path: /api/no/such/thing"
+
+
+def test_a_ui_page_allows_get_and_head(api: httpx.Client) -> None:
+    response = api.delete("/index.html")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"

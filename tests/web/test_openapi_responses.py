@@ -137,6 +137,7 @@ def test_every_route_answers_what_the_document_says(
             checker.call("get", path)
             checker.call("get", path, params={"limit": "0"})
         checker.call("get", "/api/messages", params={"q": "before:nonsense"})
+        checker.call("get", "/api/webhooks")
         checker.call("get", "/api/messages/wait", params={"q": "subject:invoice"})
         checker.call("get", "/api/messages/wait", params={"count": "x"})
         checker.call("get", "/api/messages/wait", params={"q": "subject:never", "timeout": "0.1"})

@@ -50,9 +50,9 @@ def test_preview_is_served_with_the_sandbox_csp(api: httpx.Client, html_id: str)
 def test_cid_images_resolve_to_their_part(api: httpx.Client, html_id: str) -> None:
     full = api.get(f"/api/messages/{html_id}").json()
     (inline,) = full["inline"]
-    url = f"/api/messages/{html_id}/parts/{inline['part_id']}"
-    assert f'src="{url}"' in api.get(f"/api/messages/{html_id}/html").text
-    image = api.get(url)
+    # Relative to the preview's own URL, so that it also holds under --base-path.
+    assert f'src="parts/{inline["part_id"]}"' in api.get(f"/api/messages/{html_id}/html").text
+    image = api.get(f"/api/messages/{html_id}/parts/{inline['part_id']}")
     assert image.content == PIXEL and image.headers["content-type"] == "image/png"
 
 
