@@ -9,7 +9,7 @@ may send them. Deletions wait while a FETCH, STORE or SEARCH by sequence number 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from mailtrap_lite.events import Event, Subscription
 from mailtrap_lite.imap.parser import SequenceSet
@@ -74,9 +74,12 @@ class Selected:
         if index < len(self.uids) and self.uids[index] == summary.uid:
             self.messages[index] = summary
 
-    def changes(self, *, expunge: bool) -> list[bytes]:
-        """Apply the events waiting; the untagged responses that tell the client, in order."""
+    def changes(self, *, expunge: bool, taken: Sequence[Event] = ()) -> list[bytes]:
+        """Apply ``taken`` (events already taken from the subscription) and the events waiting; the
+        untagged responses that tell the client, in order."""
         out: list[bytes] = []
+        for event in taken:
+            out += self._apply(event, expunge)
         while not self.subscription.queue.empty():
             event = self.subscription.queue.get_nowait()
             out += self._apply(event, expunge)

@@ -36,7 +36,7 @@ from mailtrap_lite.imap.parser import (
 from mailtrap_lite.imap.selected import Selected
 from mailtrap_lite.imap.strings import Pieces, wire
 from mailtrap_lite.imap.transcript import IMAPTranscript
-from mailtrap_lite.model import MessageSummary, TLSInfo
+from mailtrap_lite.model import AuthInfo, MessageSummary, TLSInfo
 from mailtrap_lite.raw_headers import header_values
 from mailtrap_lite.search import Query, Term, with_mailbox
 from mailtrap_lite.session_log import SessionLog
@@ -193,13 +193,11 @@ class IMAPSession:
         selected = self.selected
         if selected is None:
             return
-        for event in events:
-            selected.subscription.queue.put_nowait(event)
-        if selected.subscription.overflowed:
+        if selected.subscription.overflowed:  # the hub dropped it in a burst: compare with a listing
             subscription = self.host.service.subscribe(self._wanted)
             out = selected.resync(await self._list(), subscription)
         else:
-            out = selected.changes(expunge=expunge)
+            out = selected.changes(expunge=expunge, taken=events)
         if out:
             await self.send(b"".join(out))
 
@@ -283,8 +281,6 @@ class IMAPSession:
         return await self._log_in(pieces[1].decode("utf-8", "replace"), pieces[2], "PLAIN")
 
     async def _log_in(self, user: str, password: bytes, mechanism: str) -> str:
-        from mailtrap_lite.model import AuthInfo
-
         mailbox = user.lower()
         if not MAILBOX_NAME.fullmatch(mailbox) or not self.host.credentials.verify(user, password):
             await asyncio.sleep(FAILED_LOGIN_DELAY)
