@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import functools
+import logging
 import re
 import ssl
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from mailtrap_lite.model import AuthInfo, MessageSummary, TLSInfo
 from mailtrap_lite.raw_headers import header_values
 from mailtrap_lite.search import Query, Term, with_mailbox
 from mailtrap_lite.session_log import SessionLog
+
+log = logging.getLogger("mailtrap_lite.imap")
 
 if TYPE_CHECKING:
     from mailtrap_lite.imap.server import IMAPHost
@@ -166,6 +169,13 @@ class IMAPSession:
             await self.dispatch(parsed)
         except ParseError as error:
             await self.send(f"{parsed.tag} BAD {error}\r\n".encode())
+        except (Hangup, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
+            raise
+        except Exception:  # a bug: say so to this client, keep the others' sessions going
+            log.exception("IMAP command %s failed", parsed.name)
+            await self.send(
+                f"{parsed.tag} NO [SERVERBUG] the command failed; see the server log\r\n".encode()
+            )
 
     async def dispatch(self, command: Command) -> None:
         name, tag = command.name, command.tag
