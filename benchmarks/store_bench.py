@@ -6,7 +6,8 @@
 Messages are built the way ingest builds them (real MIME parsing), from a fixed seed: 5,000 senders,
 bodies of 80-200 words from 10,000 made of a few syllables (so their trigrams are shared: a worst case
 for the trigram index) and one 8-character verification code each, a session (with its transcript) per
-10 messages. Each operation runs ``--repeat``
+10 messages. Every 100th message is in the mailbox ``rare`` (1%), the others in ``box0``-``box9`` (about
+10% each). Each operation runs ``--repeat``
 times with varying arguments; the table shows the median and the 95th percentile in milliseconds.
 """
 
@@ -35,6 +36,7 @@ from mailtrap_lite.store.sqlite import SQLiteStore
 SENDERS = 5000
 VOCABULARY = 10_000
 PER_SESSION = 10
+RARE_EVERY = 100  # every this many messages, one in the mailbox "rare"
 CONCURRENCY = 200  # adds in flight at once while filling, as from many SMTP clients
 
 
@@ -79,7 +81,9 @@ def build(count: int, seed: int) -> tuple[list[tuple[StoredMessage, Session]], l
         ]
         # What the protocol's session log hands over with each message: the transcript so far.
         session = dataclasses.replace(session, transcript=Prefix(lines, len(lines)))
-        built.append((build_message(message_id, raw, envelope, session.id, False), session))
+        mailbox = "rare" if n % RARE_EVERY == 0 else f"box{n % 10}"
+        stored = build_message(message_id, raw, envelope, session.id, False, mailbox, f"rcpt:{mailbox}@*")
+        built.append((stored, session))
     return built, words, codes
 
 
@@ -154,16 +158,44 @@ async def bench(
                 lambda i: store.list_messages(parse_query("is:unread after:1d")),
             ),
             ("stats", lambda i: store.stats()),
+            ("mailbox, 10% of mail: first page", lambda i: store.list_messages(parse_query("mailbox:box3"))),
+            (
+                "mailbox, 10%: page 20 (offset 1000)",
+                lambda i: store.list_messages(parse_query("mailbox:box3"), offset=1000),
+            ),
+            ("mailbox, 1% of mail: first page", lambda i: store.list_messages(parse_query("mailbox:rare"))),
+            (
+                "mailbox:box3 from:userN@shop",
+                lambda i: store.list_messages(parse_query(f"mailbox:box3 from:{senders[i]}")),
+            ),
+            ("mailbox stats (11 mailboxes)", lambda i: store.mailbox_stats()),
+            ("sessions of the 1% mailbox", lambda i: store.list_sessions(mailboxes=frozenset({"rare"}))),
             ("add one (alone: one commit)", add_one),
         ]
         for name, operation in operations:
             median, p95 = await timed(repeat, operation)
             rows.append((name, f"{median:.2f}", f"{p95:.2f}"))
-        retention = Retention(max_messages=len(messages) - 1000, max_age_seconds=None)
+        started = time.perf_counter()
+        marked = await store.mark_matching(parse_query("mailbox:box3"), read=True)
+        rows.append(
+            (
+                f"mark {len(marked)} read (one mailbox, ms)",
+                f"{(time.perf_counter() - started) * 1000:.0f}",
+                "",
+            )
+        )
+        # Each mailbox keeps 1,000 fewer than the largest holds: at 100,000 messages every mailbox but
+        # "rare" is pruned.
+        largest = max(s.total for s in await store.mailbox_stats())
+        retention = Retention(max_messages=max(largest - 1000, 1), max_age_seconds=None)
         started = time.perf_counter()
         pruned = await store.prune(retention)
         rows.append(
-            (f"prune the {len(pruned)} oldest (ms)", f"{(time.perf_counter() - started) * 1000:.0f}", "")
+            (
+                f"prune the {len(pruned)} oldest, per mailbox (ms)",
+                f"{(time.perf_counter() - started) * 1000:.0f}",
+                "",
+            )
         )
         stats = await store.stats()
         if stats.db_size is not None:

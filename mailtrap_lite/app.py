@@ -24,6 +24,7 @@ from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.imap.server import IMAPHost
+from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.pop3.server import POP3Host
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
@@ -74,6 +75,11 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+def retention_of(config: Config) -> Retention:
+    overrides = tuple((r.mailbox, r.max_messages, r.max_age) for r in config.mailbox_retention)
+    return Retention(config.max_messages, config.max_age, overrides)
+
+
 class MailServer:
     """The whole catcher. ``await serve()`` until stopped, or ``start()``/``stop()`` on a thread."""
 
@@ -88,7 +94,10 @@ class MailServer:
         self.store = create_store(self.config)
         self.hub = EventHub()
         self.service = MailService(
-            self.store, self.hub, Retention(self.config.max_messages, self.config.max_age)
+            self.store,
+            self.hub,
+            retention_of(self.config),
+            Routing(self.config.mailbox, self.config.mailbox_per_user),
         )
         self.faults = FaultEngine()
         for spec in self.config.fault:

@@ -1,14 +1,17 @@
-"""The ``mailtrap-lite`` command: flags and environment → Config → MailServer in the foreground."""
+"""The ``mailtrap-lite`` command: flags and environment → Config → MailServer in the foreground; or, when
+the first argument names a subcommand (``wait``, ``ls``, ``export``...) or the program runs as
+``sendmail``, that subcommand (``mailtrap_lite.commands``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from mailtrap_lite import __version__
+from mailtrap_lite import __version__, commands
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.config import OPTIONS, Config, build_config
 from mailtrap_lite.errors import MailtrapError
@@ -31,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mailtrap-lite",
         description="A local fake SMTP server: catches every message and the SMTP conversation that "
         "carried it, and shows them in a web UI, a JSON API and a pytest plugin. Nothing is ever delivered.",
-        epilog="Every flag can also be set with the environment variable shown; the flag wins.",
+        epilog="Every flag can also be set with the environment variable shown; the flag wins. "
+        f"Subcommands, for a running server: {', '.join(commands.NAMES)} "
+        "(mailtrap-lite COMMAND --help; a symlink named sendmail runs sendmail).",
     )
     parser.add_argument("--version", action="version", version=f"mailtrap-lite {__version__}")
     for option in OPTIONS:
@@ -76,11 +81,23 @@ def describe(server: MailServer) -> str:
         lines.append(f"  IMAP   {addresses.imap} (username = mailbox)")
     if addresses.imaps is not None:
         lines.append(f"  IMAPS  {addresses.imaps}")
-    lines += [f"  web UI {addresses.url}/", f"  store  {store} (keeps {server.config.max_messages} messages)"]
+    lines += [
+        f"  web UI {addresses.url}/",
+        f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None and os.path.basename(sys.argv[0]) == "sendmail":
+        return commands.main(["sendmail", *args])
+    if args and args[0] in commands.NAMES:
+        return commands.main(args)
+    return serve(args)
+
+
+def serve(argv: Sequence[str]) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         config = build_config(vars(arguments))

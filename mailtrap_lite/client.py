@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["APIError", "MailtrapClient"]
 
@@ -37,7 +37,7 @@ class MailtrapClient:
         self._auth: str | None = None
         netloc = parts.netloc
         if parts.username is not None:
-            credentials = f"{parts.username}:{parts.password or ''}".encode()
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             self._auth = "Basic " + base64.b64encode(credentials).decode()
             netloc = netloc.rpartition("@")[2]
         self.url = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
@@ -56,14 +56,18 @@ class MailtrapClient:
         body: object = None,
         timeout: float | None = None,
         answers: tuple[int, ...] = (),
+        message: bytes | None = None,
     ) -> tuple[int, bytes]:
-        """The status and body; an error status raises APIError unless it is one of ``answers``."""
+        """The status and body; an error status raises APIError unless it is one of ``answers``. ``body``
+        is sent as JSON, ``message`` as message/rfc822."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        url = self.url + path + ("?" + urlencode(query) if query else "")
-        data = None if body is None else json.dumps(body).encode()
+        url = self.url + path + ("?" + urlencode(query, doseq=True) if query else "")
+        data = message if message is not None else None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            request.add_header(
+                "Content-Type", "message/rfc822" if message is not None else "application/json"
+            )
         if self._auth is not None:
             request.add_header("Authorization", self._auth)
         try:
@@ -112,17 +116,45 @@ class MailtrapClient:
     def message_session(self, message_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/api/messages/{quote(message_id, safe='')}/session"))
 
-    def sessions(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        """``GET /api/sessions``: ``{total, count, sessions}``, newest first, transcripts included."""
-        return dict(self._json("GET", "/api/sessions", params={"limit": limit, "offset": offset}))
+    def sessions(self, limit: int = 50, offset: int = 0, mailbox: str | None = None) -> dict[str, Any]:
+        """``GET /api/sessions``: ``{total, count, sessions}``, newest first, transcripts included (with
+        ``mailbox``, those that delivered mail still stored there)."""
+        params = {"limit": limit, "offset": offset, "mailbox": mailbox}
+        return dict(self._json("GET", "/api/sessions", params=params))
 
-    def clear(self) -> None:
-        """Delete every message."""
-        self._request("DELETE", "/api/messages")
+    def clear(self, q: str | None = None) -> None:
+        """Delete every message (matching ``q``)."""
+        self._request("DELETE", "/api/messages", params={"q": q})
+
+    def mailboxes(self) -> list[dict[str, Any]]:
+        """``GET /api/mailboxes``: name, total, unread, size and newest of each mailbox. A server too old
+        to have mailboxes answers APIError 404."""
+        return list(self._json("GET", "/api/mailboxes")["mailboxes"])
+
+    def delete_matching(self, q: str | None) -> dict[str, Any]:
+        """``DELETE /api/messages?q=``: delete the matches (all when None); ``{deleted, ids}``."""
+        return dict(self._json("DELETE", "/api/messages", params={"q": q}))
+
+    def submit(
+        self, raw: bytes, mail_from: str | None = None, recipients: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``POST /api/messages``: store ``raw`` as if it came over SMTP; the stored summary. Without an
+        envelope the server takes it from the message's From, To, Cc and Bcc headers."""
+        params: dict[str, object] = {"mail_from": mail_from, "rcpt": recipients or None}
+        return dict(self._json("POST", "/api/messages", params=params, message=raw))
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """``GET /readyz``: whether the server can store messages now, and what it said."""
+        status, payload = self._request("GET", "/readyz", answers=(503,))
+        return status == 200, json.loads(payload)
 
     def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/faults``: the rule as stored, with its ``id``."""
         return dict(self._json("POST", "/api/faults", body=rule))
+
+    def remove_fault(self, rule_id: str) -> None:
+        """``DELETE /api/faults/{id}``; a rule gone already (it fired its ``times``) is no error."""
+        self._request("DELETE", f"/api/faults/{quote(rule_id, safe='')}", answers=(404,))
 
     def clear_faults(self) -> None:
         """``DELETE /api/faults``; a server too old to have fault rules has none to clear."""

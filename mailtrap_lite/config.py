@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
+from mailtrap_lite.mailboxes import MailboxError, Route, mailbox_name, parse_route
 from mailtrap_lite.search import QueryError, parse_query
 
 ENV_PREFIX = "MAILTRAP_LITE_"
@@ -44,6 +45,23 @@ class FaultSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxRetention:
+    """``--mailbox-retention NAME=MAX_MESSAGES[/MAX_AGE]``: one mailbox's own retention."""
+
+    mailbox: str
+    max_messages: int | None
+    max_age: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxAccess:
+    """``--mailbox-access USER=MBOX[,MBOX...]``: the only mailboxes a --ui-auth user sees."""
+
+    user: str
+    mailboxes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     smtp: HostPort = HostPort("127.0.0.1", 1025)
     http: HostPort = HostPort("127.0.0.1", 8025)
@@ -64,7 +82,7 @@ class Config:
     max_message_size: int = 50 * MIB
     max_recipients: int = 1000
     idle_timeout: float = 300.0
-    ui_auth: tuple[str, str] | None = None
+    ui_auth: tuple[str, str] | Path | None = None  # USER:PASS, or a file of user:password lines
     trusted_host: tuple[str, ...] = ()
     trusted_origin: tuple[str, ...] = ()
     cors_origin: tuple[str, ...] = ()
@@ -72,6 +90,10 @@ class Config:
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
+    mailbox: tuple[Route, ...] = ()
+    mailbox_per_user: bool = False
+    mailbox_retention: tuple[MailboxRetention, ...] = ()
+    mailbox_access: tuple[MailboxAccess, ...] = ()
     webhook: tuple[str, ...] = ()
     webhook_query: str | None = None
     webhook_secret_file: Path | None = None
@@ -171,6 +193,51 @@ def parse_user_pass(text: str) -> tuple[str, str]:
     return user, password
 
 
+def parse_ui_auth(text: str) -> tuple[str, str] | Path:
+    """USER:PASS, or the path of an existing file of ``user:password`` lines (read when the server starts)."""
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    try:
+        return parse_user_pass(text)
+    except ConfigError:
+        raise ConfigError("expected USER:PASS with both parts non-empty, or a users FILE") from None
+
+
+def _mailbox_setting(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def checked(text: str) -> Any:
+        try:
+            return parse(text)
+        except MailboxError as error:
+            raise ConfigError(str(error)) from None
+
+    return checked
+
+
+def _parse_mailbox_retention(text: str) -> MailboxRetention:
+    name, equals, limits = text.partition("=")
+    count, slash, age = limits.partition("/")
+    if not equals or not (count or age):
+        raise ConfigError(f"expected NAME=MAX_MESSAGES[/MAX_AGE] (e.g. ci=100/1h or ci=/1h), got {text!r}")
+    return MailboxRetention(
+        mailbox_name(name),
+        parse_count(count) if count else None,
+        parse_duration(age) if slash and age else None,
+    )
+
+
+def _parse_mailbox_access(text: str) -> MailboxAccess:
+    user, equals, names = text.partition("=")
+    if not equals or not user or not names:
+        raise ConfigError(f"expected USER=MAILBOX[,MAILBOX...], got {text!r}")
+    return MailboxAccess(user, tuple(dict.fromkeys(mailbox_name(name) for name in names.split(","))))
+
+
+parse_mailbox_route = _mailbox_setting(parse_route)
+parse_mailbox_retention = _mailbox_setting(_parse_mailbox_retention)
+parse_mailbox_access = _mailbox_setting(_parse_mailbox_access)
+
+
 _HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -257,6 +324,7 @@ class Option:
     parse: Callable[[str], Any] = str
     repeatable: bool = False
     default_text: str = field(default="")
+    env_separator: str = ","  # between the values of a repeatable option in its variable
 
     @property
     def flag(self) -> str:
@@ -336,9 +404,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("idle_timeout", "close an SMTP connection idle this long (421)", "DURATION", parse_duration),
     Option(
         "ui_auth",
-        "HTTP basic auth on the UI, API and websocket",
-        "USER:PASS",
-        parse_user_pass,
+        "HTTP basic auth on the UI, API and websocket: one user, or a file of user:password lines",
+        "USER:PASS|FILE",
+        parse_ui_auth,
         default_text="off",
     ),
     Option(
@@ -382,6 +450,34 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("hostname", "name in the SMTP greeting, EHLO reply and self-signed certificate", "NAME"),
     Option("quiet", "print nothing but errors"),
+    Option(
+        "mailbox",
+        "route mail that a rule matches (rcpt:GLOB, auth:GLOB, header:NAME:GLOB) to mailbox NAME; "
+        "repeatable, the first match wins (';' between them in the variable)",
+        "NAME=RULE[,RULE...]",
+        parse_mailbox_route,
+        repeatable=True,
+        default_text="none: everything in default",
+        env_separator=";",
+    ),
+    Option("mailbox_per_user", "an authenticated session's mail goes to the mailbox named after its user"),
+    Option(
+        "mailbox_retention",
+        "a mailbox's own --max-messages and/or --max-age (which otherwise apply to each mailbox), repeatable",
+        "NAME=MAX_MESSAGES[/MAX_AGE]",
+        parse_mailbox_retention,
+        repeatable=True,
+        default_text="none",
+    ),
+    Option(
+        "mailbox_access",
+        "restrict a --ui-auth user to these mailboxes, repeatable (';' between them in the variable)",
+        "USER=MAILBOX[,MAILBOX...]",
+        parse_mailbox_access,
+        repeatable=True,
+        default_text="every user sees every mailbox",
+        env_separator=";",
+    ),
     Option(
         "webhook",
         "POST each new message's summary to this URL, repeatable (queued, retried, never delays the 250)",
@@ -427,7 +523,8 @@ def build_config(values: Mapping[str, Any], environ: Mapping[str, str] | None = 
         elif option.env in environ:
             # Repeatable options come from the environment comma-separated.
             text = environ[option.env]
-            source, raw = option.env, ([t for t in text.split(",") if t] if option.repeatable else text)
+            items = [t.strip() for t in text.split(option.env_separator) if t.strip()]
+            source, raw = option.env, (items if option.repeatable else text)
         else:
             continue
         try:
@@ -453,6 +550,15 @@ def validate(config: Config) -> Config:
             raise ConfigError(f"--webhook-query: {error}") from None
     if len(config.fault) > MAX_RULES:
         raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
+    if config.mailbox_access and not isinstance(config.ui_auth, Path):
+        raise ConfigError("--mailbox-access needs --ui-auth given as a users FILE")
+    for flag, names in (
+        ("--mailbox-retention", [r.mailbox for r in config.mailbox_retention]),
+        ("--mailbox-access", [a.user for a in config.mailbox_access]),
+    ):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ConfigError(f"{flag}: {', '.join(twice)} given twice")
     return config
 
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 EventType = Literal[
-    "message.new", "message.updated", "message.deleted", "messages.cleared", "session.ended", "stats"
+    "message.new",
+    "message.updated",
+    "messages.updated",
+    "message.deleted",
+    "messages.cleared",
+    "session.ended",
+    "stats",
 ]
 
 

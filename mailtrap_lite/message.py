@@ -230,6 +230,7 @@ def summarize(
     received_at: datetime,
     envelope: Envelope,
     extra_warnings: Sequence[MessageWarning] = (),
+    mailbox_rule: str = DEFAULT_MAILBOX,
 ) -> StoredMessage:
     """Build the stored form of a message: its summary, the bytes, and the text that search reads.
 
@@ -279,6 +280,7 @@ def summarize(
         snippet=collapse(body[: SNIPPET_CHARS * 25])[:SNIPPET_CHARS].rstrip(),
         attachments=len(roles.attachments),
         warnings=warnings.result(),
+        mailbox_rule=mailbox_rule,
     )
     return StoredMessage(summary=summary, raw=raw, body_text=body)
 
@@ -448,14 +450,21 @@ def scan_raw(raw: bytes, *, declared_8bitmime: bool) -> list[MessageWarning]:
 
 
 def build_message(
-    message_id: str, raw: bytes, envelope: Envelope, session_id: str, eight_bit: bool
+    message_id: str,
+    raw: bytes,
+    envelope: Envelope,
+    session_id: str,
+    eight_bit: bool,
+    mailbox: str = DEFAULT_MAILBOX,
+    mailbox_rule: str = DEFAULT_MAILBOX,
 ) -> StoredMessage:
     """The stored form of an acknowledged message: its bytes, summary and protocol/MIME warnings."""
     return summarize(
         raw,
         message_id=message_id,
         session_id=session_id,
-        mailbox=DEFAULT_MAILBOX,
+        mailbox=mailbox,
+        mailbox_rule=mailbox_rule,
         received_at=utcnow(),
         envelope=envelope,
         extra_warnings=scan_raw(raw, declared_8bitmime=eight_bit),

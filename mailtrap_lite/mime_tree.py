@@ -224,6 +224,12 @@ def serialize(part: EmailPart) -> bytes:
     try:
         return part.as_bytes(policy=READ_POLICY)
     except Exception:
+        pass
+    # The bytes generator writes text payloads as ASCII (with surrogate escapes); a part the parser could
+    # not split, inside an embedded message, holds decoded text (U+FFFD included). Written as UTF-8 instead.
+    try:
+        return part.as_string(policy=READ_POLICY).encode("utf-8", "surrogateescape")
+    except Exception:
         return b""
 
 

@@ -329,6 +329,10 @@ def _positive_parts(term: Term) -> _Parts:
         return _Parts(
             "instr(tags_text, ?) > 0", [needle], lambda row: needle in row["tags_text"], ("tags_text",)
         )
+    if field == "mailbox" and "," in value:  # any of several mailboxes (names never hold a comma)
+        names = sorted({name.strip() for name in value.split(",")})
+        sql = f"mailbox IN ({', '.join('?' * len(names))})"
+        return _Parts(sql, list(names), lambda row: row["mailbox"] in names, ("mailbox",))
     if field == "mailbox":
         return _Parts("mailbox = ?", [value], lambda row: bool(row["mailbox"] == value), ("mailbox",))
     if field == "has" and value == "attachment":

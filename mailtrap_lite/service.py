@@ -12,29 +12,36 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from mailtrap_lite import html_preview
+from mailtrap_lite import html_preview, ids
 from mailtrap_lite import message as mime
-from mailtrap_lite.errors import NotFound, StoreError, StoreUnavailable
+from mailtrap_lite.errors import BadRequest, NotFound, StoreError, StoreUnavailable
 from mailtrap_lite.events import Event, EventHub, Subscription
 from mailtrap_lite.looplag import LoopLag
+from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.model import (
     Arrival,
+    Envelope,
     Message,
     MessageSummary,
     Page,
     Part,
+    Recipient,
+    Reply,
     Session,
+    TranscriptLine,
     to_json,
+    utcnow,
 )
 from mailtrap_lite.read_cache import ReadCache
 from mailtrap_lite.search import Query, matches
 from mailtrap_lite.session_log import SessionLog
-from mailtrap_lite.store.base import RawStream, Retention, Store, StoreStats
+from mailtrap_lite.smtp import replies
+from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats
 from mailtrap_lite.wire import session_json
 
 log = logging.getLogger("mailtrap_lite")
@@ -68,10 +75,13 @@ class Readiness:
 
 
 class MailService:
-    def __init__(self, store: Store, hub: EventHub, retention: Retention) -> None:
+    def __init__(
+        self, store: Store, hub: EventHub, retention: Retention, routing: Routing | None = None
+    ) -> None:
         self.store = store
         self.hub = hub
         self.retention = retention
+        self.routing = routing or Routing()
         self.started = time.time()
         self.received = 0
         self.received_bytes = 0
@@ -93,12 +103,59 @@ class MailService:
     # --- SMTP side ---------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> MessageSummary:
+        mailbox, rule = self.routing.route(arrival)
+        arrival = dataclasses.replace(arrival, mailbox=mailbox, mailbox_rule=rule)
         stored = await self.store.ingest(arrival)
         self.received += 1
         self.received_bytes += len(arrival.raw)
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
         return stored.summary
+
+    async def submit(
+        self,
+        raw: bytes,
+        mail_from: str,
+        recipients: Sequence[str],
+        *,
+        peer: str,
+        via: str = "POST /api/messages",
+        mailboxes: frozenset[str] | None = None,
+    ) -> MessageSummary:
+        """Store a message handed over HTTP as if it came over SMTP with this envelope, in a session of
+        its own (``protocol="http"``) whose transcript says how it came: ``via`` the request. With
+        ``mailboxes`` (a user's ``--mailbox-access``), a message that routing puts elsewhere is refused
+        (BadRequest) before anything is stored."""
+        message_id = ids.new_id()
+        queued = replies.QUEUED.format(id=message_id)
+        envelope = Envelope(
+            mail_from=mail_from,
+            recipients=tuple(Recipient(address, 250, replies.RCPT_OK[4:]) for address in recipients),
+            data=Reply(250, queued[4:]),
+        )
+        lines = [
+            f"{via}: {len(raw)} bytes of message/rfc822 over HTTP, not SMTP",
+            f"MAIL FROM:<{mail_from}>",
+            *(f"RCPT TO:<{address}>" for address in recipients),
+        ]
+        transcript = [TranscriptLine(0, "C", line) for line in lines]
+        transcript.append(TranscriptLine(0, "S", queued))
+        now = utcnow()
+        session = Session(
+            ids.new_id(), peer, started_at=now, ended_at=now, transcript=tuple(transcript), protocol="http"
+        )
+        arrival = Arrival(message_id, raw, envelope, session)
+        if mailboxes is not None:
+            mailbox, _ = self.routing.route(arrival)
+            if mailbox not in mailboxes:
+                allowed = ", ".join(sorted(mailboxes))
+                raise BadRequest(
+                    f"this message would go to mailbox {mailbox!r}; you may post only to {allowed}"
+                )
+        self.sessions_total += 1
+        summary = await self.ingest(arrival)
+        await self.session_ended(dataclasses.replace(session, message_ids=(message_id,)))
+        return summary
 
     def session_started(self, session: SessionLog) -> None:
         self.sessions_total += 1
@@ -121,7 +178,7 @@ class MailService:
 
     async def prune(self) -> list[str]:
         """Apply retention; cheap when nothing was added since the last call."""
-        if not self._added_since_prune and self.retention.max_age_seconds is None:
+        if not self._added_since_prune and not self.retention.ages:
             return []
         self._added_since_prune = 0
         pruned = await self.store.prune(self.retention)
@@ -291,8 +348,19 @@ class MailService:
             raise NotFound(f"no session {session_id!r}")
         return found
 
-    async def list_sessions(self, limit: int, offset: int) -> tuple[int, list[Session]]:
-        total, stored = await self.store.list_sessions(limit=limit, offset=offset)
+    async def mailboxes(self, allowed: frozenset[str] | None = None) -> list[MailboxStats]:
+        """Every mailbox that holds mail or that the configuration names (``default`` always), by name;
+        with ``allowed``, only those."""
+        stored = {found.name: found for found in await self.store.mailbox_stats()}
+        for name in self.routing.names:
+            stored.setdefault(name, MailboxStats(name, 0, 0, 0, None))
+        return [stored[name] for name in sorted(stored) if allowed is None or name in allowed]
+
+    async def list_sessions(
+        self, limit: int, offset: int, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        """Sessions, newest first; with ``mailboxes``, those that delivered mail still stored there."""
+        total, stored = await self.store.list_sessions(limit=limit, offset=offset, mailboxes=mailboxes)
         # A session still open shows its transcript so far, not the snapshot taken at its last message.
         return total, [
             self.live_sessions[s.id].snapshot() if s.id in self.live_sessions else s for s in stored
@@ -309,6 +377,26 @@ class MailService:
             raise NotFound(f"no message {message_id!r}")
         self.hub.publish(Event("message.updated", to_json(updated), updated))
         return updated
+
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        """Mark every message matching ``query`` read or unread; one ``messages.updated`` event says
+        which changed."""
+        changed = await self.store.mark_matching(query, read=read)
+        if changed:
+            self.hub.publish(Event("messages.updated", {"ids": changed, "read": read}))
+        return changed
+
+    async def mark_ids(self, message_ids: list[str], *, read: bool) -> list[str]:
+        """``mark_matching`` for the messages with these ids; NotFound names the first that is missing."""
+        changed = []
+        for message_id in message_ids:
+            before = await self.summary(message_id)
+            if before.read != read:
+                await self.store.update(before.id, read=read)
+                changed.append(before.id)
+        if changed:
+            self.hub.publish(Event("messages.updated", {"ids": changed, "read": read}))
+        return changed
 
     async def delete(self, message_id: str) -> None:
         resolved = await self.resolve_id(message_id)

@@ -29,6 +29,7 @@ from mailtrap_lite.model import (
     json_fields,
     to_json,
 )
+from mailtrap_lite.store.base import MailboxStats
 from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
@@ -98,6 +99,28 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxList:
+    mailboxes: tuple[MailboxStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    """The answer of ``POST /api/messages/read`` and ``/unread``: the messages whose flag changed."""
+
+    read: bool
+    changed: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesUpdated:
+    """The ``messages.updated`` event: these messages were marked read or unread at once."""
+
+    ids: tuple[str, ...]
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     error: str
 
@@ -116,6 +139,7 @@ class Pruned:
 @dataclass(frozen=True, slots=True)
 class Subscribed:
     q: str
+    mailbox: str | None = None
 
 
 # --- the shapes whose JSON is not one dataclass's fields ---------------------------------------------------
@@ -278,7 +302,7 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error, WebhookStatus,
+    FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus,
 )  # fmt: skip
 
 
@@ -307,6 +331,7 @@ def _schemas() -> dict[str, JSON]:
         "oneOf": [
             _event("message.new", _ref("MessageSummary")),
             _event("message.updated", _ref("MessageSummary")),
+            _event("messages.updated", _object(MessagesUpdated)),
             _event("message.deleted", {"oneOf": [_object(Ids), _object(Pruned)]}),
             _event("messages.cleared", _object(Ids)),
             _event("session.ended", _ref("SessionWithoutTranscript")),

@@ -2,6 +2,7 @@
 // Routes live in the URL fragment: #/ (messages), #/messages/<id>, #/sessions.
 
 import { deleteAll, deleteMessage, setRead } from "./api.js";
+import { acceptDrops } from "./drop.js";
 import { MessageList } from "./list.js";
 import { Live } from "./live.js";
 import { SessionsView } from "./sessions.js";
@@ -128,6 +129,9 @@ $("delete-all").addEventListener("click", async () => {
 });
 
 $("help-button").addEventListener("click", () => $("help").showModal());
+
+// .eml files dropped anywhere on the page are stored; they then arrive like any message.
+acceptDrops(document.body, { onStored: () => list.refresh() });
 
 // Desktop notifications: opt-in (the browser asks once), remembered, and only while the tab is hidden.
 const notifyButton = $("notify-button");

@@ -2,6 +2,7 @@
 
 The file holds ``user:password`` lines; ``#`` starts a comment line and blank lines are ignored. The
 password is everything after the first colon. Passwords stay in this object only: nothing here logs them.
+``read_users`` reads such a file for ``--ui-auth`` too.
 """
 
 from __future__ import annotations
@@ -37,24 +38,7 @@ class Credentials:
     @classmethod
     def from_file(cls, path: Path) -> Credentials:
         """Read an auth file; raises ConfigError naming the file and line of any problem."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"--auth-file: cannot read {path}: {error}") from None
-        users: dict[str, bytes] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            user, colon, password = line.partition(":")
-            user = user.strip()
-            if not colon or not user or not password:
-                raise ConfigError(f"--auth-file: {path}:{number}: expected user:password")
-            if user in users:
-                raise ConfigError(f"--auth-file: {path}:{number}: user {user!r} is listed twice")
-            users[user] = password.encode()
-        if not users:
-            raise ConfigError(f"--auth-file: {path} has no user:password line")
-        return cls(users)
+        return cls(read_users(path, "--auth-file"))
 
     def verify(self, username: str, proof: Proof) -> bool:
         if self._users is None:
@@ -65,3 +49,26 @@ class Credentials:
             expected = hmac.new(password, proof.challenge, hashlib.md5).hexdigest()
             return hmac.compare_digest(expected.encode(), proof.digest.lower().encode()) and known
         return hmac.compare_digest(password, proof) and known
+
+
+def read_users(path: Path, flag: str) -> dict[str, bytes]:
+    """The users of a file of ``user:password`` lines; raises ConfigError naming ``flag``, the file and the
+    line of any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{flag}: cannot read {path}: {error}") from None
+    users: dict[str, bytes] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        user, colon, password = line.partition(":")
+        user = user.strip()
+        if not colon or not user or not password:
+            raise ConfigError(f"{flag}: {path}:{number}: expected user:password")
+        if user in users:
+            raise ConfigError(f"{flag}: {path}:{number}: user {user!r} is listed twice")
+        users[user] = password.encode()
+    if not users:
+        raise ConfigError(f"{flag}: {path} has no user:password line")
+    return users

@@ -17,6 +17,12 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- Mailboxes: each message is in one mailbox (``summary.mailbox``, lower-case), fixed at ingest. Listing
+  one mailbox (a query that is one ``mailbox:`` term) must cost what listing everything costs, however
+  many messages other mailboxes hold: keep an index per mailbox and per-mailbox counters.
+- A session whose every message is deleted (by ``delete``, ``delete_matching`` or ``prune``) is deleted
+  with them, and a session's ``message_ids`` list only messages still stored; sessions that delivered
+  nothing are kept (up to ``Retention.max_messages``).
 - UIDs (IMAP, RFC 3501 §2.3.1.1): the store gives every message it keeps a ``summary.uid`` from one
   store-wide counter, 1 to 2**32 - 1, never reused (not even after deletion), so UIDs are strictly
   ascending in every mailbox in arrival order. ``uid_state`` says what the next UID will be and the
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
@@ -78,9 +85,37 @@ class UidState:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxStats:
+    name: str
+    total: int
+    unread: int
+    size: int  # bytes
+    newest: datetime | None  # when its newest message arrived
+
+
+@dataclass(frozen=True, slots=True)
 class Retention:
+    """How many messages, and how old, each mailbox keeps (not the store as a whole); ``overrides`` are
+    ``(mailbox, max_messages, max_age_seconds)`` for mailboxes with their own, where None inherits."""
+
     max_messages: int | None
     max_age_seconds: float | None
+    overrides: tuple[tuple[str, int | None, float | None], ...] = ()
+
+    def of(self, mailbox: str) -> tuple[int | None, float | None]:
+        """``(max_messages, max_age_seconds)`` for one mailbox."""
+        for name, max_messages, max_age in self.overrides:
+            if name == mailbox:
+                return (
+                    self.max_messages if max_messages is None else max_messages,
+                    self.max_age_seconds if max_age is None else max_age,
+                )
+        return self.max_messages, self.max_age_seconds
+
+    @property
+    def ages(self) -> bool:
+        """Whether any mailbox has a maximum age (then pruning has work even when nothing arrived)."""
+        return self.max_age_seconds is not None or any(age is not None for _, _, age in self.overrides)
 
 
 class Store(Protocol):
@@ -125,12 +160,24 @@ class Store(Protocol):
     async def delete_matching(self, query: Query | None) -> list[str]:
         """Delete every message matching ``query`` (all when None); returns the deleted ids."""
 
-    async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]: ...
+    async def list_sessions(
+        self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        """Sessions, newest first; with ``mailboxes``, only those that delivered a message still stored in
+        one of them."""
+
+    async def mailbox_stats(self) -> list[MailboxStats]:
+        """Every mailbox holding a message, by name."""
+
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        """Set the read flag of every message matching ``query`` (all when None); returns the ids whose
+        flag changed."""
 
     async def get_session(self, session_id: str) -> Session | None: ...
 
     async def prune(self, retention: Retention) -> list[str]:
-        """Drop the oldest messages (and their sessions) beyond the retention; returns the dropped ids."""
+        """Drop the oldest messages of each mailbox beyond its retention (``Retention.of``), and the
+        sessions left without messages; returns the dropped ids."""
 
     async def stats(self) -> StoreStats: ...
 

@@ -6,13 +6,25 @@ import asyncio
 import dataclasses
 import itertools
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+from mailtrap_lite.mailboxes import mailboxes_of, only_mailbox
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query, sql_row_values
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import RawStream, Retention, StoreStats, UidState, stream_of
+from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreStats, UidState, stream_of
+
+
+@dataclass(slots=True)
+class _Box:
+    """One mailbox: its message ids in insertion order, and its counters."""
+
+    ids: dict[str, None] = field(default_factory=dict)
+    unread: int = 0
+    bytes: int = 0
 
 
 class MemoryStore:
@@ -29,6 +41,8 @@ class MemoryStore:
         self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
         self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
+        self._boxes: dict[str, _Box] = {}
+        self._live: dict[str, int] = {}  # per session id: how many of its messages are stored
         self._last_uid = 0
         self._uid_validity = int(time.time()) % 0xFFFFFFFF or 1  # a new store counts UIDs from 1 again
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
@@ -43,7 +57,15 @@ class MemoryStore:
         self._parser.shutdown(wait=True)
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
-        build = (arrival.message_id, arrival.raw, arrival.envelope, arrival.session.id, arrival.eight_bit)
+        build = (
+            arrival.message_id,
+            arrival.raw,
+            arrival.envelope,
+            arrival.session.id,
+            arrival.eight_bit,
+            arrival.mailbox,
+            arrival.mailbox_rule,
+        )
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
             stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
         else:
@@ -58,37 +80,65 @@ class MemoryStore:
         )
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
-        self._bytes += message.summary.size
-        self._unread += not message.summary.read
+        summary = message.summary
+        self._bytes += summary.size
+        self._unread += not summary.read
+        box = self._boxes.setdefault(self._box_name(summary.id), _Box())
+        box.ids[summary.id] = None
+        box.bytes += summary.size
+        box.unread += not summary.read
         self._sessions[session.id] = session
-        self._stored_since.setdefault(session.id, []).append(message.summary.id)
+        self._stored_since.setdefault(session.id, []).append(summary.id)
+        self._live[summary.session_id] = self._live.get(summary.session_id, 0) + 1
+
+    def _box_name(self, message_id: str) -> str:
+        """The mailbox of a stored message as queries name it (the search column: lower-case)."""
+        return str(self._rows[message_id]["mailbox"])
 
     async def save_session(self, session: Session) -> None:
+        if session.message_ids and not self._live.get(session.id):  # all its messages were deleted
+            self._forget_session(session.id)
+            return
         self._sessions[session.id] = session
         self._stored_since.pop(session.id, None)
 
+    def _forget_session(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+        self._stored_since.pop(session_id, None)
+        self._live.pop(session_id, None)
+
     def _session(self, session_id: str) -> Session:
         session = self._sessions[session_id]
-        later = self._stored_since.get(session_id)
-        if not later:
-            return session
+        later = self._stored_since.get(session_id, ())
         known = set(session.message_ids)
-        return dataclasses.replace(
-            session, message_ids=session.message_ids + tuple(i for i in later if i not in known)
-        )
+        ids = (*session.message_ids, *(i for i in later if i not in known))
+        return dataclasses.replace(session, message_ids=tuple(i for i in ids if i in self._messages))
+
+    def _newest_first(self, query: Query | None) -> Iterable[StoredMessage]:
+        """Every message that may match ``query``, newest first: one mailbox's only, when it names one."""
+        names = mailboxes_of(query)
+        if names is None or len(names) != 1:
+            return reversed(self._messages.values())
+        box = self._boxes.get(next(iter(names)))
+        return (self._messages[i] for i in reversed(box.ids)) if box else ()
 
     def _matching(self, query: Query | None) -> list[StoredMessage]:
-        newest_first = reversed(self._messages.values())
+        newest_first = self._newest_first(query)
         if not query:
             return list(newest_first)
         accept = compile_query(query)
         return [m for m in newest_first if accept(self._rows[m.summary.id])]
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
-        if not query:  # the common first page: no need to build a list of every message
-            newest_first = reversed(self._messages.values())
+        mailbox = only_mailbox(query)
+        if not query or mailbox is not None:  # from the counters: no need to build a list of every message
+            total, unread = len(self._messages), self._unread
+            if mailbox is not None:
+                box = self._boxes.get(mailbox)
+                total, unread = (len(box.ids), box.unread) if box else (0, 0)
+            newest_first = self._newest_first(query)
             page = tuple(m.summary for m in itertools.islice(newest_first, offset, offset + limit))
-            return Page(total=len(self._messages), unread=self._unread, messages=page)
+            return Page(total=total, unread=unread, messages=page)
         found = self._matching(query)
         unread = sum(1 for m in found if not m.summary.read)
         page = tuple(m.summary for m in found[offset : offset + limit])
@@ -121,58 +171,103 @@ class MemoryStore:
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
         self._unread += stored.summary.read - summary.read
+        self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
         self._messages[message_id] = dataclasses.replace(stored, summary=summary)
-        self._rows[message_id] = sql_row_values(summary, stored.body_text)
+        if tags is None:  # only the read column changes: marking a mailbox read re-normalises no body
+            self._rows[message_id]["read"] = int(summary.read)
+        else:
+            self._rows[message_id] = sql_row_values(summary, stored.body_text)
         return summary
 
     async def delete(self, message_ids: list[str]) -> list[str]:
         deleted = []
         for message_id in message_ids:
             stored = self._messages.pop(message_id, None)
-            if stored is not None:
-                del self._rows[message_id]
-                self._bytes -= stored.summary.size
-                self._unread -= not stored.summary.read
-                deleted.append(message_id)
+            if stored is None:
+                continue
+            summary = stored.summary
+            name = self._box_name(message_id)
+            del self._rows[message_id]
+            self._bytes -= summary.size
+            self._unread -= not summary.read
+            box = self._boxes[name]
+            del box.ids[message_id]
+            box.bytes -= summary.size
+            box.unread -= not summary.read
+            if not box.ids:
+                del self._boxes[name]
+            left = self._live[summary.session_id] - 1
+            self._live[summary.session_id] = left
+            if not left:
+                self._forget_session(summary.session_id)
+            deleted.append(message_id)
         return deleted
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         return await self.delete([m.summary.id for m in self._matching(query)])
 
-    async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]:
-        newest_first = reversed(self._sessions)
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        changed = [m.summary.id for m in self._matching(query) if m.summary.read != read]
+        for message_id in changed:
+            await self.update(message_id, read=read)
+        return changed
+
+    async def mailbox_stats(self) -> list[MailboxStats]:
+        return [
+            MailboxStats(
+                name,
+                len(box.ids),
+                box.unread,
+                box.bytes,
+                self._messages[next(reversed(box.ids))].summary.received_at,
+            )
+            for name, box in sorted(self._boxes.items())
+        ]
+
+    async def list_sessions(
+        self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        newest_first: Iterable[str] = reversed(self._sessions)
+        total = len(self._sessions)
+        if mailboxes is not None:
+            boxes = [self._boxes[name] for name in mailboxes if name in self._boxes]
+            delivered = {self._messages[i].summary.session_id for box in boxes for i in box.ids}
+            newest_first = [session_id for session_id in newest_first if session_id in delivered]
+            total = len(newest_first)
         page = itertools.islice(newest_first, offset, offset + limit)
-        return len(self._sessions), [self._session(session_id) for session_id in page]
+        return total, [self._session(session_id) for session_id in page]
 
     async def get_session(self, session_id: str) -> Session | None:
         return self._session(session_id) if session_id in self._sessions else None
 
     async def prune(self, retention: Retention) -> list[str]:
         doomed: list[str] = []
-        if retention.max_age_seconds is not None:
-            cutoff = time.time() - retention.max_age_seconds
-            for message_id, stored in self._messages.items():
-                if stored.summary.received_at.timestamp() >= cutoff:
-                    break
-                doomed.append(message_id)
-        if retention.max_messages is not None:
-            excess = len(self._messages) - len(doomed) - retention.max_messages
-            if excess > 0:
-                doomed.extend(list(self._messages)[len(doomed) : len(doomed) + excess])
+        now = time.time()
+        for name, box in self._boxes.items():
+            max_messages, max_age = retention.of(name)
+            first = len(doomed)
+            if max_age is not None:
+                for message_id in box.ids:
+                    if self._messages[message_id].summary.received_at.timestamp() >= now - max_age:
+                        break
+                    doomed.append(message_id)
+            if max_messages is not None:
+                excess = len(box.ids) - (len(doomed) - first) - max_messages
+                if excess > 0:
+                    doomed.extend(
+                        itertools.islice(box.ids, len(doomed) - first, len(doomed) - first + excess)
+                    )
         deleted = await self.delete(doomed)
         self._prune_sessions(retention)
         return deleted
 
     def _prune_sessions(self, retention: Retention) -> None:
-        # Sessions go with their messages; sessions that delivered nothing are kept up to the same count.
-        live = {m.summary.session_id for m in self._messages.values()}
-        delivered = {sid for sid, session in self._sessions.items() if session.message_ids}
-        delivered.update(self._stored_since)
-        for session_id in delivered - live:
-            del self._sessions[session_id]
-            self._stored_since.pop(session_id, None)
+        # Sessions that delivered nothing are kept up to the retention's count; the others go with their
+        # last message (``delete``).
         if retention.max_messages is None:
             return
+        delivered = {sid for sid, session in self._sessions.items() if session.message_ids}
+        delivered.update(self._stored_since)
         empty = [sid for sid in self._sessions if sid not in delivered]
         for session_id in empty[: max(0, len(empty) - retention.max_messages)]:
             del self._sessions[session_id]

@@ -16,13 +16,23 @@ import dataclasses
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mailtrap_lite.errors import StoreError
+from mailtrap_lite.mailboxes import only_mailbox
 from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
 from mailtrap_lite.search import Query
-from mailtrap_lite.store.base import RAW_CHUNK_BYTES, RawStream, Retention, StoreStats, UidState, stream_of
+from mailtrap_lite.store.base import (
+    RAW_CHUNK_BYTES,
+    MailboxStats,
+    RawStream,
+    Retention,
+    StoreStats,
+    UidState,
+    stream_of,
+)
 from mailtrap_lite.store.codec import summary_from_json
 from mailtrap_lite.store.sqlite_db import connect, explain, where_clause
 from mailtrap_lite.store.sqlite_jobs import _load_session, _SessionChange
@@ -115,6 +125,8 @@ class SQLiteStore:
             arrival.raw,
             arrival.envelope,
             arrival.eight_bit,
+            arrival.mailbox,
+            arrival.mailbox_rule,
         )
         return StoredMessage(summary, arrival.raw, body_text)
 
@@ -158,7 +170,12 @@ class SQLiteStore:
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         def read(db: sqlite3.Connection) -> Page:
             db.execute("BEGIN")
-            if query:
+            mailbox = only_mailbox(query)
+            if mailbox is not None:  # from the index and the mailbox's counters: no row is counted
+                where, params = "mailbox = ?", list[object]([mailbox])
+                found = db.execute("SELECT messages, unread FROM mailboxes WHERE name = ?", params).fetchone()
+                total, unread = found or (0, 0)
+            elif query:
                 where, params = where_clause(query)
                 total, unread = db.execute(
                     f"SELECT count(*), coalesce(sum(read = 0), 0) FROM messages WHERE {where}", params
@@ -242,17 +259,42 @@ class SQLiteStore:
     async def delete_matching(self, query: Query | None) -> list[str]:
         # Everything, too, goes in slices: one transaction deleting 100,000 messages held arriving mail
         # for seconds.
-        where, params = where_clause(query) if query else ("1", [])
-
-        def matching(db: sqlite3.Connection) -> list[tuple[int, str]]:
-            sql = f"SELECT seq, id FROM messages WHERE {where} ORDER BY seq DESC"
-            return [(int(seq), str(id_)) for seq, id_ in db.execute(sql, params)]
-
-        found = await self._read_side().run(matching)
+        found = await self._matching_rows(query)
         deleted: list[str] = []
         for start in range(0, len(found), DELETE_SLICE):
             deleted += await self._delete_rows(found[start : start + DELETE_SLICE])
         return deleted
+
+    async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
+        found = await self._matching_rows(query, f"read != {int(read)}")
+        changed: list[str] = []
+        for start in range(0, len(found), DELETE_SLICE):
+            changed += await self._write_side().run("mark_seqs", found[start : start + DELETE_SLICE], read)
+        return changed
+
+    async def _matching_rows(self, query: Query | None, also: str = "1") -> list[tuple[int, str]]:
+        """(seq, id) of the messages matching ``query`` and the SQL condition ``also``, newest first."""
+        where, params = where_clause(query) if query else ("1", [])
+
+        def matching(db: sqlite3.Connection) -> list[tuple[int, str]]:
+            sql = f"SELECT seq, id FROM messages WHERE {where} AND {also} ORDER BY seq DESC"
+            return [(int(seq), str(id_)) for seq, id_ in db.execute(sql, params)]
+
+        found: list[tuple[int, str]] = await self._read_side().run(matching)
+        return found
+
+    async def mailbox_stats(self) -> list[MailboxStats]:
+        def read(db: sqlite3.Connection) -> list[MailboxStats]:
+            rows = db.execute(
+                "SELECT name, messages, unread, bytes, (SELECT json_extract(summary, '$.received_at') "
+                "FROM messages WHERE mailbox = name ORDER BY seq DESC LIMIT 1) FROM mailboxes ORDER BY name"
+            ).fetchall()
+            return [
+                MailboxStats(name, total, unread, size, datetime.fromisoformat(newest) if newest else None)
+                for name, total, unread, size, newest in rows
+            ]
+
+        return await self._read_side().run(read)
 
     async def _delete_rows(self, rows: list[tuple[int, str]]) -> list[str]:
         """Delete these (seq, id) rows in one writer job; returns the ids that were still there."""
@@ -261,12 +303,24 @@ class SQLiteStore:
 
     # --- sessions ----------------------------------------------------------------------------------------
 
-    async def list_sessions(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Session]]:
+    async def list_sessions(
+        self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
+    ) -> tuple[int, list[Session]]:
+        where, params = "1", list[object]()
+        if mailboxes is not None:
+            marks = ", ".join("?" * len(mailboxes))
+            where = f"id IN (SELECT session_id FROM messages WHERE mailbox IN ({marks}))"
+            params = [*sorted(mailboxes)]
+
         def read(db: sqlite3.Connection) -> tuple[int, list[Session]]:
             db.execute("BEGIN")
-            total = db.execute("SELECT sessions FROM counters").fetchone()[0]
+            if mailboxes is None:
+                total = db.execute("SELECT sessions FROM counters").fetchone()[0]
+            else:
+                total = db.execute(f"SELECT count(*) FROM sessions WHERE {where}", params).fetchone()[0]
             rows = db.execute(
-                "SELECT seq, data FROM sessions ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
+                f"SELECT seq, data FROM sessions WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
             ).fetchall()
             sessions = [_load_session(db, seq, data) for seq, data in rows]
             db.execute("COMMIT")
@@ -285,10 +339,10 @@ class SQLiteStore:
     # --- retention and statistics ------------------------------------------------------------------------
 
     async def prune(self, retention: Retention) -> list[str]:
-        cutoff = None if retention.max_age_seconds is None else time.time() - retention.max_age_seconds
+        now = time.time()
         pruned: list[str] = []
         while True:
-            doomed = await self._read_side().run(lambda db: _oldest_beyond(db, retention, cutoff))
+            doomed = await self._read_side().run(lambda db: _oldest_beyond(db, retention, now))
             if not doomed:
                 break
             pruned += await self._delete_rows(doomed)
@@ -339,23 +393,27 @@ class SQLiteStore:
         return total
 
 
-def _oldest_beyond(
-    db: sqlite3.Connection, retention: Retention, cutoff: float | None
-) -> list[tuple[int, str]]:
-    """The next slice of messages that retention drops, oldest first."""
-    if cutoff is not None:
-        rows = db.execute(
-            "SELECT seq, id FROM messages WHERE received_at < ? ORDER BY received_at, seq LIMIT ?",
-            (cutoff, DELETE_SLICE),
-        ).fetchall()
-        if rows:
+def _oldest_beyond(db: sqlite3.Connection, retention: Retention, now: float) -> list[tuple[int, str]]:
+    """The next slice of messages that retention drops, oldest first, from the first mailbox that has
+    some: each mailbox is read through its index and its counters, never by scanning the others."""
+    for name, count in db.execute("SELECT name, messages FROM mailboxes ORDER BY name").fetchall():
+        max_messages, max_age = retention.of(name)
+        oldest = "SELECT received_at FROM messages WHERE mailbox = ? ORDER BY seq LIMIT 1"
+        first = db.execute(oldest, (name,)).fetchone() if max_age is not None else None
+        if max_age is not None and first is not None and first[0] < now - max_age:
+            rows = db.execute(
+                "SELECT seq, id, received_at FROM messages WHERE mailbox = ? ORDER BY seq LIMIT ?",
+                (name, DELETE_SLICE),
+            ).fetchall()
+            cutoff = now - max_age
+            old = [row for row in rows if row[2] < cutoff]  # ids, and times, ascend
+            if old:
+                return [(int(seq), str(id_)) for seq, id_, _ in old]
+        excess = 0 if max_messages is None else count - max_messages
+        if excess > 0:
+            rows = db.execute(
+                "SELECT seq, id FROM messages WHERE mailbox = ? ORDER BY seq LIMIT ?",
+                (name, min(excess, DELETE_SLICE)),
+            ).fetchall()
             return [(int(seq), str(id_)) for seq, id_ in rows]
-    if retention.max_messages is None:
-        return []
-    excess = db.execute("SELECT messages FROM counters").fetchone()[0] - retention.max_messages
-    if excess <= 0:
-        return []
-    rows = db.execute(
-        "SELECT seq, id FROM messages ORDER BY seq LIMIT ?", (min(excess, DELETE_SLICE),)
-    ).fetchall()
-    return [(int(seq), str(id_)) for seq, id_ in rows]
+    return []

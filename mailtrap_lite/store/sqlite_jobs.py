@@ -115,9 +115,15 @@ class _SessionChange:
 
 
 def _parse(
-    change: _SessionChange, message_id: str, raw: bytes, envelope: Envelope, eight_bit: bool
+    change: _SessionChange,
+    message_id: str,
+    raw: bytes,
+    envelope: Envelope,
+    eight_bit: bool,
+    mailbox: str,
+    mailbox_rule: str,
 ) -> tuple[_SessionChange, StoredMessage]:
-    return change, build_message(message_id, raw, envelope, change.bare.id, eight_bit)
+    return change, build_message(message_id, raw, envelope, change.bare.id, eight_bit, mailbox, mailbox_rule)
 
 
 @job("insert_parsed", prepare=_parse)
@@ -167,13 +173,18 @@ def _update_message(
     return summary
 
 
+_ORPHANED = "DELETE FROM sessions WHERE delivered = 1 AND live = 0"  # sessions whose messages are all gone
+
+
 @job("delete_ids")
 def _delete_ids(db: sqlite3.Connection, message_ids: list[str]) -> list[str]:
-    return [
+    deleted = [
         message_id
         for message_id in message_ids
         if db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount
     ]
+    db.execute(_ORPHANED)
+    return deleted
 
 
 @job("delete_seqs")
@@ -183,10 +194,30 @@ def _delete_seqs(db: sqlite3.Connection, rows: list[tuple[int, str]]) -> list[st
         f"DELETE FROM messages WHERE seq IN ({marks}) RETURNING seq", [seq for seq, _ in rows]
     )
     gone = {row[0] for row in deleted}
+    db.execute(_ORPHANED)
     return [id_ for seq, id_ in rows if seq in gone]
 
 
+@job("mark_seqs")
+def _mark_seqs(db: sqlite3.Connection, rows: list[tuple[int, str]], read: bool) -> list[str]:
+    """Set the read flag of these (seq, id) rows; returns the ids whose flag changed."""
+    marks = ", ".join("?" * len(rows))
+    changed = db.execute(
+        f"UPDATE messages SET read = ?, summary = json_set(summary, '$.read', json(?)) "
+        f"WHERE seq IN ({marks}) AND read != ? RETURNING seq",
+        [int(read), "true" if read else "false", *(seq for seq, _ in rows), int(read)],
+    )
+    done = {row[0] for row in changed}
+    return [id_ for seq, id_ in rows if seq in done]
+
+
 @job("save_session")
+def _save_final_session(db: sqlite3.Connection, change: _SessionChange) -> None:
+    _save_session(db, change)
+    # Every message it delivered was deleted while it was open: it goes with them.
+    db.execute("DELETE FROM sessions WHERE id = ? AND delivered = 1 AND live = 0", (change.bare.id,))
+
+
 def _save_session(db: sqlite3.Connection, change: _SessionChange) -> None:
     found = None
     session_id, delivered = change.bare.id, int(change.delivered)
@@ -199,9 +230,10 @@ def _save_session(db: sqlite3.Connection, change: _SessionChange) -> None:
         if change.message_ids is not None:
             whole = dataclasses.replace(whole, message_ids=change.message_ids)
         found = db.execute(
-            "INSERT INTO sessions (id, delivered, data) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "delivered = excluded.delivered, data = excluded.data RETURNING seq",
-            (session_id, delivered, encode(whole)),
+            "INSERT INTO sessions (id, delivered, data, live) "
+            "VALUES (?, ?, ?, (SELECT count(*) FROM messages WHERE session_id = ?)) ON CONFLICT (id) "
+            "DO UPDATE SET delivered = excluded.delivered, data = excluded.data RETURNING seq",
+            (session_id, delivered, encode(whole), session_id),
         ).fetchone()
     seq = found[0]
     lines, start = change.lines, change.start
@@ -219,14 +251,16 @@ def _load_session(db: sqlite3.Connection, seq: int, data: str) -> Session:
     )
     session = session_from_json(data)
     transcript = tuple(TranscriptLine(*row) for row in rows)
-    # Messages stored since the session's JSON was last written (see SQLiteStore._session_change).
-    known = set(session.message_ids)
-    later = tuple(
+    # Its messages still stored, including those stored since the session's JSON was last written (see
+    # SQLiteStore._session_change).
+    stored = [
         str(row[0])
         for row in db.execute("SELECT id FROM messages WHERE session_id = ? ORDER BY seq", (session.id,))
-        if row[0] not in known
-    )
-    return dataclasses.replace(session, transcript=transcript, message_ids=session.message_ids + later)
+    ]
+    known = set(session.message_ids)
+    still = set(stored)
+    ids = (*(i for i in session.message_ids if i in still), *(i for i in stored if i not in known))
+    return dataclasses.replace(session, transcript=transcript, message_ids=ids)
 
 
 @job("prune_sessions")

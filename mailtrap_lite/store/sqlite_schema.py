@@ -4,22 +4,26 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 4):
+Tables (version 5):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
   ``mailtrap_lite.search`` (``to_sql`` filters this table), ``session_id``, ``summary`` (codec JSON of the
   MessageSummary, the source of truth for what the API shows) and ``body_text`` last, so that scans over
   the small columns rarely read it.
+  The index ``messages_mailbox`` on ``(mailbox, seq)`` lists one mailbox newest first without reading the
+  others (since version 4).
+- ``mailboxes``: per mailbox holding messages, its ``messages``, ``unread`` and ``bytes``, kept exact by
+  triggers like ``counters``; a mailbox's row goes with its last message.
 - ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
 - ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
-  ``live`` (how many of them are still stored) drive the pruning of sessions with their messages.
+  ``live`` (how many of them are still stored) drive the deletion of sessions with their last message.
 - ``transcripts``: the transcript lines of each session. A session is saved with every message it carries
   and the transcript only grows, so each save appends the new lines instead of rewriting them all.
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
   flag was set while every message was deleted in one transaction (the index was then emptied in one
   step); that held arriving mail for seconds, and every delete now goes in slices, so it stays 0.
-  ``indexed`` is the last ``seq`` the full-text index covers. ``uid_validity`` (version 4) is the IMAP
+  ``indexed`` is the last ``seq`` the full-text index covers. ``uid_validity`` (version 5) is the IMAP
   UIDVALIDITY of every mailbox; a message's IMAP UID is its ``seq``, also in its summary.
 - ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches. It keeps
   no positions or columns (``detail = none``): that halves the cost of indexing a message, and a
@@ -151,15 +155,37 @@ CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
 END;
 """
 
+_V4 = """
+CREATE INDEX messages_mailbox ON messages (mailbox, seq);
+CREATE TABLE mailboxes (
+    name TEXT PRIMARY KEY, messages INTEGER NOT NULL, unread INTEGER NOT NULL, bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO mailboxes SELECT mailbox, count(*), sum(read = 0), sum(size) FROM messages GROUP BY mailbox;
+CREATE TRIGGER mailbox_message_inserted AFTER INSERT ON messages BEGIN
+    INSERT INTO mailboxes (name, messages, unread, bytes) VALUES (new.mailbox, 1, new.read = 0, new.size)
+        ON CONFLICT (name) DO UPDATE SET messages = messages + 1, unread = unread + excluded.unread,
+        bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER mailbox_message_deleted AFTER DELETE ON messages BEGIN
+    UPDATE mailboxes SET messages = messages - 1, unread = unread - (old.read = 0), bytes = bytes - old.size
+        WHERE name = old.mailbox;
+    DELETE FROM mailboxes WHERE name = old.mailbox AND messages = 0;
+END;
+CREATE TRIGGER mailbox_message_read AFTER UPDATE OF read ON messages BEGIN
+    UPDATE mailboxes SET unread = unread + (new.read = 0) - (old.read = 0) WHERE name = new.mailbox;
+END;
+DELETE FROM sessions WHERE delivered = 1 AND live = 0;
+"""
+
 # IMAP: a message's UID is its seq; UIDVALIDITY is when the database first had UIDs (a new file starts
 # the count again, and with a new time its UIDVALIDITY differs). Summaries written before get their UID.
-_V4 = """
+_V5 = """
 ALTER TABLE counters ADD COLUMN uid_validity INTEGER NOT NULL DEFAULT 1;
 UPDATE counters SET uid_validity = max(1, CAST(strftime('%s', 'now') AS INTEGER) % 4294967295);
 UPDATE messages SET summary = json_set(summary, '$.uid', seq);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  # MIGRATIONS[n - 1] brings a database to version n
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

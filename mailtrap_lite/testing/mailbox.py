@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
+from mailtrap_lite.mailboxes import MAILBOX_HEADER, mailbox_name
 from mailtrap_lite.testing.filters import Filter
 from mailtrap_lite.testing.messages import Message, Messages, MessageSource, SMTPSession
 
@@ -31,15 +32,36 @@ class MailtrapAssertionError(AssertionError):
 
 
 class Mailbox:
-    def __init__(self, server: MailtrapServer) -> None:
+    def __init__(self, server: MailtrapServer, name: str | None = None) -> None:
+        """The mail of ``server``: all of it, or only that of the mailbox ``name``."""
         self.server = server
         self.backend = server.backend
         self.timeout = server.timeout
+        self.name = None if name is None else mailbox_name(name)
         self._source = MessageSource(self.backend)
         self._session_floor = ""
+        self._fault_ids: list[str] = []
 
     def __repr__(self) -> str:
-        return f"<Mailbox {self.url} smtp={self.host}:{self.port}>"
+        scope = f" mailbox={self.name}" if self.name else ""
+        return f"<Mailbox {self.url} smtp={self.host}:{self.port}{scope}>"
+
+    def mailbox(self, name: str) -> Mailbox:
+        """A view of one mailbox of the same server, with this same API: its messages, waits, assertions,
+        sessions and ``clear`` see and touch that mailbox only. Not emptied: call ``reset()`` for that."""
+        return Mailbox(self.server, name)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers that put a message in this view's mailbox: ``{"X-Mailtrap-Mailbox": name}`` (empty for
+        the whole server's view). The server honours the header unless one of its ``--mailbox`` rules
+        matches the message first."""
+        return {MAILBOX_HEADER: self.name} if self.name else {}
+
+    def _scoped(self, q: str | None) -> str | None:
+        if self.name is None:
+            return q
+        return f"mailbox:{self.name} {q}" if q else f"mailbox:{self.name}"
 
     # --- where the server is -------------------------------------------------------------------------------
 
@@ -73,17 +95,18 @@ class Mailbox:
     # --- state ---------------------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Delete every message and fault rule; later ``sessions`` only lists connections from now on."""
+        """Delete every message and fault rule (a mailbox's view: its messages and the rules it added);
+        later ``sessions`` only lists connections from now on."""
         self.clear()
         self.clear_faults()
         # Sessions list by when they were first stored, ids by when they began: take the largest id of a
         # few, so that a session begun earlier but stored later is not mistaken for a new one.
-        recent = self.backend.sessions(limit=20)["sessions"]
+        recent = self.backend.sessions(limit=20, mailbox=self.name)["sessions"]
         self._session_floor = max((s["id"] for s in recent), default="")
 
     def clear(self) -> None:
-        """Delete every message."""
-        self.backend.clear()
+        """Delete every message (of this view's mailbox)."""
+        self.backend.clear(self._scoped(None))
         self._source.forget()
 
     def fault(
@@ -101,17 +124,26 @@ class Mailbox:
         ``fault("data", 451, times=2)`` — that lasts until the end of the test. Returns the stored rule."""
         rule: dict[str, Any] = {"stage": stage, "code": code, "match": match, "times": times}
         rule.update(message=message, action=action, delay_ms=delay_ms)
-        return self.backend.add_fault({k: v for k, v in rule.items() if v is not None})
+        added = self.backend.add_fault({k: v for k, v in rule.items() if v is not None})
+        self._fault_ids.append(added["id"])
+        return added
 
     def clear_faults(self) -> None:
-        self.backend.clear_faults()
+        """Remove every fault rule; a mailbox's view removes only those it added, since the server's
+        rules apply to all its mail and other views (other xdist workers) may have theirs."""
+        if self.name is None:
+            self.backend.clear_faults()
+        else:
+            for rule_id in self._fault_ids:
+                self.backend.remove_fault(rule_id)
+        self._fault_ids.clear()
 
     # --- reading -------------------------------------------------------------------------------------------
 
     def _list(self, q: str | None) -> Messages:
         found: list[dict[str, Any]] = []
         while True:
-            page = self.backend.search(q, limit=PAGE, offset=len(found))
+            page = self.backend.search(self._scoped(q), limit=PAGE, offset=len(found))
             found.extend(page["messages"])
             if not page["messages"] or len(found) >= page["total"]:
                 break
@@ -136,7 +168,7 @@ class Mailbox:
         found: list[SMTPSession] = []
         offset = 0
         while True:
-            page = self.backend.sessions(limit=PAGE, offset=offset)
+            page = self.backend.sessions(limit=PAGE, offset=offset, mailbox=self.name)
             newer = [s for s in page["sessions"] if s["id"] > self._session_floor]
             found.extend(SMTPSession.from_json(s) for s in newer)
             offset += len(page["sessions"])
@@ -206,7 +238,7 @@ class Mailbox:
     def _await(self, wanted: Filter, count: int, timeout: float) -> Messages:
         """The matches once there are ``count`` of them, or whatever matched when ``timeout`` ran out."""
         deadline = time.monotonic() + timeout
-        query = wanted.query()
+        query = self._scoped(wanted.query())
         while True:
             matched, candidates = self._matching(wanted)
             remaining = deadline - time.monotonic()

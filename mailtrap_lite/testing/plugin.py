@@ -8,6 +8,8 @@ SMTP library are imported inside the fixtures).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -115,24 +117,34 @@ def _fault_rule(rule: object) -> dict[str, Any]:
 
 
 def _remote(settings: Settings, config: pytest.Config) -> MailtrapServer:
-    from mailtrap_lite.client import MailtrapClient
+    from mailtrap_lite.client import APIError, MailtrapClient
     from mailtrap_lite.testing.server import MailtrapServer
 
-    workers = getattr(config, "workerinput", {}).get("workercount", 1)
-    if int(workers) > 1:
-        pytest.fail(
-            "--mailtrap-url with pytest-xdist: every worker would empty the same server under the others' "
-            "feet; run remote mode without -n, or let each worker start its own server",
-            pytrace=False,
-        )
     assert settings.url is not None
     client = MailtrapClient(settings.url)
+    # Workers sharing one server each give every test a mailbox of its own, which needs a server that has
+    # mailboxes; alone, a test has the whole server, as it always had.
+    parallel = int(getattr(config, "workerinput", {}).get("workercount", 1)) > 1
+    if parallel:
+        try:
+            client.mailboxes()
+        except APIError as error:
+            if error.status != 404:
+                raise
+            pytest.fail(
+                f"--mailtrap-url with pytest-xdist: the server at {client.url} has no mailboxes "
+                "(GET /api/mailboxes: 404), so every worker would empty it under the others' feet; "
+                "upgrade it, run remote mode without -n, or let each worker start its own server",
+                pytrace=False,
+            )
     host = urlsplit(client.url).hostname or "127.0.0.1"
     port = DEFAULT_REMOTE_SMTP_PORT
     if settings.smtp:
         host, _, port_text = settings.smtp.rpartition(":")
         port = int(port_text)
-    return MailtrapServer(host.strip("[]"), port, client.url, client, settings.timeout)
+    return MailtrapServer(
+        host.strip("[]"), port, client.url, client, settings.timeout, mailbox_per_test=parallel
+    )
 
 
 @contextlib.contextmanager
@@ -174,7 +186,7 @@ def mailtrap(request: pytest.FixtureRequest) -> Iterator[Mailbox]:
     settings = Settings.of(request.config)
     options = MarkerOptions.of(request.node)
     if not options.server:
-        yield from _mailbox(request.getfixturevalue("mailtrap_server"), options)
+        yield from _mailbox(request.getfixturevalue("mailtrap_server"), options, request.node.nodeid)
         return
     if settings.url:
         pytest.fail(
@@ -183,11 +195,22 @@ def mailtrap(request: pytest.FixtureRequest) -> Iterator[Mailbox]:
             pytrace=False,
         )
     with _local(settings, options.server) as server:
-        yield from _mailbox(server, options)
+        yield from _mailbox(server, options, request.node.nodeid)
 
 
-def _mailbox(server: MailtrapServer, options: MarkerOptions) -> Iterator[Mailbox]:
+# Per test process: two runs (or workers) that share a server never share a test's mailbox.
+_RUN = secrets.token_hex(4)
+
+
+def _per_test_mailbox(nodeid: str) -> str:
+    """The mailbox a test gets on a shared server: this run's token and a digest of the test's id."""
+    return f"pytest-{_RUN}-{hashlib.sha256(nodeid.encode()).hexdigest()[:16]}"
+
+
+def _mailbox(server: MailtrapServer, options: MarkerOptions, nodeid: str) -> Iterator[Mailbox]:
     mailbox = server.mailbox()
+    if server.mailbox_per_test:
+        mailbox = mailbox.mailbox(_per_test_mailbox(nodeid))
     mailbox.reset()
     try:
         for rule in options.faults:

@@ -23,6 +23,8 @@ class MailtrapServer:
     backend: Backend = field(repr=False)
     timeout: float = DEFAULT_TIMEOUT
     mail_server: MailServer | None = field(default=None, repr=False)
+    # Remote under pytest-xdist: each test's ``mailtrap`` is a mailbox of its own (see the plugin).
+    mailbox_per_test: bool = False
 
     @property
     def remote(self) -> bool:

@@ -19,7 +19,14 @@ from mailtrap_lite.client import APIError
 from mailtrap_lite.config import Config, HostPort, build_config, validate
 from mailtrap_lite.errors import BadRequest, ConfigError, NotFound
 from mailtrap_lite.search import parse_query
-from mailtrap_lite.wire import fault_json, message_json, message_list_json, session_json, session_list_json
+from mailtrap_lite.wire import (
+    fault_json,
+    message_json,
+    message_list_json,
+    record_json,
+    session_json,
+    session_list_json,
+)
 
 T = TypeVar("T")
 FREE_PORT = HostPort("127.0.0.1", 0)
@@ -137,18 +144,28 @@ class LocalBackend:
 
         return self._call(run)
 
-    def sessions(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    def sessions(self, limit: int = 50, offset: int = 0, mailbox: str | None = None) -> dict[str, Any]:
+        mailboxes = frozenset({mailbox.lower()}) if mailbox else None
+
         async def run() -> dict[str, Any]:
-            total, sessions = await self.service.list_sessions(limit, offset)
+            total, sessions = await self.service.list_sessions(limit, offset, mailboxes)
             return session_list_json(total, sessions)
 
         return self._call(run)
 
-    def clear(self) -> None:
+    def clear(self, q: str | None = None) -> None:
+        query = self._query(q)
+
         async def run() -> None:
-            await self.service.delete_matching(None)
+            await self.service.delete_matching(query)
 
         self._call(run)
+
+    def mailboxes(self) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            return [record_json(found) for found in await self.service.mailboxes()]
+
+        return self._call(run)
 
     def _faults(self) -> Any:
         faults = getattr(self.server, "faults", None)
@@ -166,6 +183,14 @@ class LocalBackend:
             return fault_json(added, added.times, 0)
 
         return self._call(run)
+
+    def remove_fault(self, rule_id: str) -> None:
+        faults = self._faults()
+
+        async def run() -> None:
+            faults.remove(rule_id)
+
+        self._call(run)
 
     def clear_faults(self) -> None:
         faults = getattr(self.server, "faults", None)

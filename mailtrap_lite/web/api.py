@@ -13,8 +13,10 @@ from starlette.routing import Route
 
 from mailtrap_lite import wire
 from mailtrap_lite.errors import BadRequest
+from mailtrap_lite.search import Query
 from mailtrap_lite.service import MailService
 from mailtrap_lite.store.base import RawStream, stream_of
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.params import float_param, int_param, json_object, paging, query_param
 
@@ -35,13 +37,13 @@ def service(request: Request) -> MailService:
 
 async def list_messages(request: Request) -> Response:
     limit, offset = paging(request)
-    page = await service(request).list_messages(query_param(request), limit, offset)
+    page = await service(request).list_messages(scoped_query(request), limit, offset)
     return JSONResponse(wire.message_list_json(page.total, page.unread, page.messages))
 
 
 async def wait_messages(request: Request) -> Response:
     """Long-poll until ``count`` messages match; woken by message.new events, never by sleeping."""
-    query = query_param(request)
+    query = scoped_query(request)
     count = int_param(request, "count", 1, low=1, high=1000)
     timeout = float_param(request, "timeout", 10.0, low=0.0, high=300.0)
     page, enough = await service(request).wait_matching(query, count, timeout)
@@ -56,20 +58,29 @@ async def wait_messages(request: Request) -> Response:
     return JSONResponse(wire.message_list_json(page.total, page.unread, page.messages))
 
 
+def scoped_query(request: Request) -> Query | None:
+    """The request's ``q`` and ``mailbox``, confined to the mailboxes its user may see."""
+    return access.scoped(request, query_param(request))
+
+
+async def requested_id(request: Request) -> str:
+    return await access.message_id(request, request.path_params["id"])
+
+
 async def get_message(request: Request) -> Response:
-    message = await service(request).message(request.path_params["id"])
+    message = await service(request).message(await requested_id(request))
     return JSONResponse(wire.message_json(message))
 
 
 async def get_raw(request: Request) -> Response:
-    summary, stream = await service(request).raw_stream(request.path_params["id"])
+    summary, stream = await service(request).raw_stream(await requested_id(request))
     headers = {"Content-Disposition": f'attachment; filename="{summary.id}.eml"', **UNTRUSTED_HEADERS}
     return stream_response(stream, "message/rfc822", headers)
 
 
 async def get_part(request: Request) -> Response:
     content_type, filename, payload = await service(request).part(
-        request.path_params["id"], request.path_params["part_id"]
+        await requested_id(request), request.path_params["part_id"]
     )
     name = filename or f"part-{request.path_params['part_id']}"
     headers = {"Content-Disposition": attachment_disposition(name), **UNTRUSTED_HEADERS}
@@ -104,7 +115,7 @@ _UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Cs"})
 
 async def get_message_session(request: Request) -> Response:
     mail = service(request)
-    summary = await mail.summary(request.path_params["id"])
+    summary = await mail.summary(await requested_id(request))
     return JSONResponse(wire.session_json(await mail.session(summary.session_id)))
 
 
@@ -120,29 +131,31 @@ async def patch_message(request: Request) -> Response:
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         raise BadRequest("tags must be a list of strings")
     updated = await service(request).update(
-        request.path_params["id"], read=read, tags=tuple(tags) if tags is not None else None
+        await requested_id(request), read=read, tags=tuple(tags) if tags is not None else None
     )
     return JSONResponse(wire.record_json(updated))
 
 
 async def delete_message(request: Request) -> Response:
-    await service(request).delete(request.path_params["id"])
+    await service(request).delete(await requested_id(request))
     return Response(status_code=204)
 
 
 async def delete_messages(request: Request) -> Response:
-    deleted = await service(request).delete_matching(query_param(request))
+    deleted = await service(request).delete_matching(scoped_query(request))
     return JSONResponse(wire.deleted_json(deleted))
 
 
 async def list_sessions(request: Request) -> Response:
     limit, offset = paging(request)
-    total, sessions = await service(request).list_sessions(limit, offset)
+    mailboxes = access.session_mailboxes(request, request.query_params.get("mailbox"))
+    total, sessions = await service(request).list_sessions(limit, offset, mailboxes)
     return JSONResponse(wire.session_list_json(total, sessions))
 
 
 async def get_session(request: Request) -> Response:
-    return JSONResponse(wire.session_json(await service(request).session(request.path_params["id"])))
+    session = await service(request).session(request.path_params["id"])
+    return JSONResponse(wire.session_json(await access.session_visible(request, session)))
 
 
 async def stats(request: Request) -> Response:

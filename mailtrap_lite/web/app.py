@@ -17,7 +17,17 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailtrap_lite.errors import BadRequest, NotFound, StoreUnavailable
-from mailtrap_lite.web import api, faults_api, openapi, preview, webhooks_api, ws
+from mailtrap_lite.web import (
+    access,
+    api,
+    faults_api,
+    ingest_api,
+    mailboxes_api,
+    openapi,
+    preview,
+    webhooks_api,
+    ws,
+)
 from mailtrap_lite.web.context import WebContext, context
 from mailtrap_lite.web.guard import Guard, Policy
 from mailtrap_lite.web.metrics import metrics
@@ -97,7 +107,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 class BasicAuth:
-    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time.
+    """HTTP basic auth over every route and the websocket (``--ui-auth``), compared in constant time; the
+    user let in is recorded in the scope (``access.USER_KEY``) for ``--mailbox-access``.
 
     The health checks stay open: a container's HEALTHCHECK or a load balancer has no credentials, and they
     tell nothing about the mail.
@@ -105,17 +116,19 @@ class BasicAuth:
 
     OPEN_PATHS = frozenset({"/livez", "/readyz"})
 
-    def __init__(self, app: ASGIApp, credentials: tuple[str, str]) -> None:
+    def __init__(self, app: ASGIApp, users: dict[str, bytes]) -> None:
         self.app = app
-        self.expected = f"{credentials[0]}:{credentials[1]}".encode()
+        self.users = users
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] not in ("http", "websocket")
-            or (scope["type"] == "http" and scope["path"] in self.OPEN_PATHS)
-            or self._authorised(HTTPConnection(scope))
+        if scope["type"] not in ("http", "websocket") or (
+            scope["type"] == "http" and scope["path"] in self.OPEN_PATHS
         ):
             await self.app(scope, receive, send)
+            return
+        user = self._authorised(HTTPConnection(scope))
+        if user is not None:
+            await self.app({**scope, access.USER_KEY: user}, receive, send)
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": "authentication required"})
@@ -127,15 +140,20 @@ class BasicAuth:
         )
         await response(scope, receive, send)
 
-    def _authorised(self, connection: HTTPConnection) -> bool:
+    def _authorised(self, connection: HTTPConnection) -> str | None:
         scheme, _, encoded = connection.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
-            return False
+            return None
         try:
             given = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(given, self.expected)
+            return None
+        name, _, password = given.partition(b":")
+        user = name.decode(errors="replace")
+        expected = self.users.get(user)
+        # Compared even for an unknown user, so that the time taken does not tell which users exist.
+        matched = hmac.compare_digest(password, expected if expected is not None else b"\0" * 16)
+        return user if matched and expected is not None else None
 
 
 def create_app(ctx: WebContext) -> Starlette:
@@ -153,10 +171,13 @@ def create_app(ctx: WebContext) -> Starlette:
                 max_age=600,
             )
         )
-    if ctx.config.ui_auth:
-        middleware.append(Middleware(BasicAuth, credentials=ctx.config.ui_auth))
+    users = access.ui_users(ctx.config)
+    if users is not None:
+        middleware.append(Middleware(BasicAuth, users=users))
     routes = [
         *api.routes,
+        *ingest_api.routes,
+        *mailboxes_api.routes,
         *preview.routes,
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),

@@ -47,7 +47,12 @@ _Q = {
     f"a leading - negates; terms are ANDed. At most {MAX_QUERY_CHARS} characters and {MAX_QUERY_TERMS} "
     "terms (else 400).",
 }
-_MAILBOX = {"name": "mailbox", "in": "query", "schema": {"type": "string"}}
+_MAILBOX = {
+    "name": "mailbox",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "Only this mailbox (case-insensitive); an unknown one matches nothing.",
+}
 _LIMIT = {
     "name": "limit",
     "in": "query",
@@ -134,6 +139,17 @@ SCHEMAS: dict[str, Any] = {
             "properties": {name: {"type": "null"} for name in ("code", "message", "enhanced")},
             "if": {"properties": {"action": {"const": "delay"}}},
             "then": {"required": ["delay_ms"], "properties": {"delay_ms": {"type": "integer", "minimum": 1}}},
+        },
+    },
+    "MarkRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "The messages to mark: `ids`, or those matching `query` and/or in `mailbox`; `{}` "
+        "marks every message (every one the user may see, with --mailbox-access).",
+        "properties": {
+            "query": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
+            "mailbox": {"type": ["string", "null"]},
+            "ids": {"type": ["array", "null"], "items": {"type": "string"}, "maxItems": MAX_PAGE},
         },
     },
     "MessagePatch": {
@@ -227,11 +243,35 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             {"200": _json(_ref("Session")), **_404},
         ),
     },
+    "/api/messages/read": {
+        "post": (
+            "Mark messages read in bulk (JSON body: MarkRequest); answers those whose flag changed",
+            [],
+            {"200": _json(_ref("Marked")), **_400, **_404, **_503},
+        ),
+    },
+    "/api/messages/unread": {
+        "post": (
+            "Mark messages unread in bulk (JSON body: MarkRequest); answers those whose flag changed",
+            [],
+            {"200": _json(_ref("Marked")), **_400, **_404, **_503},
+        ),
+    },
+    "/api/mailboxes": {
+        "get": (
+            "Every mailbox holding mail or named by --mailbox (default always), by name, with its total, "
+            "unread and size in bytes and when its newest message arrived; with --mailbox-access, only "
+            "the user's",
+            [],
+            {"200": _json(_ref("MailboxList"))},
+        ),
+    },
     "/api/sessions": {
         "get": (
             "Sessions, newest first: SMTP ones (including those that delivered nothing) and POP3 ones; "
-            "`protocol` says which",
-            [_LIMIT, _OFFSET],
+            "`protocol` says which; with mailbox, those that delivered a message still stored in that "
+            "mailbox",
+            [_LIMIT, _OFFSET, _MAILBOX],
             {"200": _json(_ref("SessionList")), **_400},
         ),
     },
@@ -247,11 +287,15 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             "Live events over a websocket (OpenAPI cannot attach the frames to the path; each JSON text "
             "frame the server sends fits the Event schema). "
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
-            "message.updated (a MessageSummary), message.deleted ({ids, reason?}), messages.cleared "
+            "message.updated (a MessageSummary), messages.updated ({ids, read}: marked in bulk), "
+            "message.deleted ({ids, reason?}), messages.cleared "
             "({ids}), session.ended (a Session without transcript), ping (every 20 s when idle), "
-            "and answers to the client: subscribed ({q}), error ({error}), pong. The client may send "
-            '{"subscribe": "<query>"} to receive only the message.new events matching that query '
-            '(null or "" for all), and {"type": "ping"}. A browser may connect only from this server\'s '
+            "and answers to the client: subscribed ({q, mailbox}), error ({error}), pong. The client may "
+            'send {"subscribe": "<query>", "mailbox": "<name>"} to receive only the message.new events '
+            'matching that query (null or "" for all) and only message.new and message.updated of that '
+            "mailbox (null for all; ?mailbox= on the URL sets it at connect; with --mailbox-access, "
+            "only the user's mailboxes ever, and no session.ended), and "
+            '{"type": "ping"}. A browser may connect only from this server\'s '
             "own origin or a --trusted-origin (else the handshake is refused with 403). A client that "
             "falls too far behind is closed with code 1013 and a reason, never allowed to slow SMTP "
             f"down. At most {MAX_SUBSCRIBERS} subscribers at once: one more is closed with code 1008 "
@@ -330,6 +374,39 @@ def _body(schema: str) -> dict[str, Any]:
     }
 
 
+PATHS["/api/messages"]["post"] = (
+    "Store a message as if it came over SMTP (in a session of protocol http). The body is the raw "
+    "message; the envelope comes from mail_from and rcpt, else from the From (or Sender) and To, Cc and "
+    "Bcc headers. Answers the stored message's summary.",
+    [
+        {
+            "name": "mail_from",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "Envelope sender (empty or <> for the null sender); default: the From header.",
+        },
+        {
+            "name": "rcpt",
+            "in": "query",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "explode": True,
+            "description": "Envelope recipients, repeated or comma-separated; default: To, Cc and Bcc "
+            "(else X-Original-To and Delivered-To).",
+        },
+    ],
+    {
+        "201": _json(_ref("MessageSummary"), "Stored"),
+        "400": _json(
+            _ref("Error"),
+            "An empty body, a bad address, no recipients, an unknown parameter, or (for a user confined by "
+            "--mailbox-access) a message that routing would put in another user's mailbox",
+        ),
+        "413": _json(_ref("Error"), "The message is larger than --max-message-size"),
+        "415": _json(_ref("Error"), "The body's Content-Type is not message/rfc822"),
+        **_503,
+    },
+)
+
 # Every request's Host is checked, and every state-changing one's Origin; a JSON body needs its media type.
 _GUARD = {"421": _json(_ref("Error"), "Host not served here: a name outside --trusted-host")}
 _FOREIGN = {
@@ -341,6 +418,13 @@ _NOT_JSON = {"415": _json(_ref("Error"), "The body's Content-Type is not applica
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/messages/{id}", "patch"): _body("MessagePatch"),
     ("/api/faults", "post"): _body("FaultRuleRequest"),
+    ("/api/messages", "post"): {
+        "required": True,
+        "description": "The message's bytes, at most --max-message-size.",
+        "content": {"message/rfc822": {"schema": {"type": "string", "contentMediaType": "message/rfc822"}}},
+    },
+    ("/api/messages/read", "post"): _body("MarkRequest"),
+    ("/api/messages/unread", "post"): _body("MarkRequest"),
 }
 
 
@@ -356,7 +440,8 @@ def document(version: str) -> dict[str, Any]:
             operation = {"summary": summary, "parameters": parameters, "responses": guarded}
             if (path, method) in BODIES:
                 operation["requestBody"] = BODIES[path, method]
-                guarded.update(_NOT_JSON)
+                for status, answer in _NOT_JSON.items():
+                    guarded.setdefault(status, answer)
             paths[path][method] = operation
     return {
         "openapi": "3.1.0",

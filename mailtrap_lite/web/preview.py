@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from mailtrap_lite import html_preview
 from mailtrap_lite.errors import BadRequest
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
 
 
@@ -20,9 +21,8 @@ def _allow_remote(request: Request) -> bool:
 
 async def get_html(request: Request) -> Response:
     allow_remote = _allow_remote(request)
-    preview = await context(request).service.html_preview(
-        request.path_params["id"], allow_remote=allow_remote
-    )
+    asked = await access.message_id(request, request.path_params["id"])
+    preview = await context(request).service.html_preview(asked, allow_remote=allow_remote)
     headers = {
         "Content-Security-Policy": html_preview.content_security_policy(allow_remote=allow_remote),
         "X-Content-Type-Options": "nosniff",

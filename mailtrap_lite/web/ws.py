@@ -1,8 +1,8 @@
 """/api/ws: the hub's events as JSON frames ``{"type": ..., "data": ...}``.
 
 Three tasks per connection: one sends events (and a ping when idle), one receives (so a client that
-leaves is noticed at once, and so it can send ``{"subscribe": "<query>"}``), and one waits
-for the hub to drop the subscription because the client fell behind, which closes it with 1013.
+leaves is noticed at once, and so it can send ``{"subscribe": "<query>", "mailbox": "<name>"}``), and
+one waits for the hub to drop the subscription because the client fell behind, which closes it with 1013.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from mailtrap_lite.events import Event, Subscription
+from mailtrap_lite.mailboxes import MailboxError, mailbox_name
 from mailtrap_lite.search import Query, QueryError, matches, parse_query
+from mailtrap_lite.web import access
 from mailtrap_lite.web.context import context
 from mailtrap_lite.wire import frame
 
@@ -34,15 +36,31 @@ _Gone = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 
 @dataclass(slots=True)
 class Filter:
-    """The client's ``subscribe`` query: it narrows ``message.new`` only; every other event passes."""
+    """What a client sees. Its ``subscribe`` query narrows ``message.new``; its mailbox (``?mailbox=`` or
+    ``"mailbox"`` in a subscribe frame) and the mailboxes its user may see (``allowed``) narrow
+    ``message.new`` and ``message.updated``; a user confined to some mailboxes gets no ``session.ended``.
+    Every other event passes."""
 
     query: Query | None = None
+    mailbox: str | None = None
+    allowed: frozenset[str] | None = None
 
     def accept(self, event: Event) -> bool:
-        if event.type != "message.new" or self.query is None:
+        if event.type == "session.ended":
+            return self.allowed is None
+        if event.subject is None:
             return True
-        stored = event.subject
-        return stored is None or matches(self.query, stored.summary, stored.body_text)
+        if event.type == "message.updated":
+            return self._shows(event.subject.mailbox)
+        if event.type != "message.new":
+            return True
+        summary = event.subject.summary
+        return self._shows(summary.mailbox) and (
+            self.query is None or matches(self.query, summary, event.subject.body_text)
+        )
+
+    def _shows(self, mailbox: str) -> bool:
+        return (self.allowed is None or mailbox in self.allowed) and self.mailbox in (None, mailbox)
 
 
 def client_request(text: str, current: Filter) -> str:
@@ -60,12 +78,17 @@ def client_request(text: str, current: Filter) -> str:
     text_query = request["subscribe"]
     if text_query is not None and not isinstance(text_query, str):
         return frame("error", {"error": "subscribe takes a query string (or null for everything)"})
+    mailbox = request.get("mailbox", current.mailbox)
+    if mailbox is not None and not isinstance(mailbox, str):
+        return frame("error", {"error": "mailbox takes a mailbox name (or null for every mailbox)"})
     try:
         query = parse_query(text_query)
-    except QueryError as error:
+        mailbox = mailbox_name(mailbox) if mailbox else None
+    except (QueryError, MailboxError) as error:
         return frame("error", {"error": str(error), "subscribe": text_query})
     current.query = query if query else None
-    return frame("subscribed", {"q": text_query or ""})
+    current.mailbox = mailbox
+    return frame("subscribed", {"q": text_query or "", "mailbox": mailbox})
 
 
 class _Connection:
@@ -130,7 +153,8 @@ async def events_socket(websocket: WebSocket) -> None:
         with contextlib.suppress(*_Gone):
             await websocket.close(POLICY_VIOLATION, f"too many event subscribers: at most {MAX_SUBSCRIBERS}")
         return
-    current = Filter()
+    mailbox = websocket.query_params.get("mailbox", "").strip().lower() or None
+    current = Filter(mailbox=mailbox, allowed=access.allowed(websocket))
     with service.subscribe(current.accept) as subscription:
         # Subscribed before the handshake completes: nothing published after connect() returns is missed.
         await websocket.accept()

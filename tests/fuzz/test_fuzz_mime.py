@@ -129,3 +129,14 @@ def test_absurd_nesting(levels: list[str], closed: bool) -> None:
         closing = [d for d in reversed(range(len(levels))) if levels[d] == "multipart"]
         raw += b"".join(f"--b{d}--\r\n".encode() for d in closing)
     check(raw)
+
+
+def test_an_unsplit_multipart_with_8bit_text_inside_embedded_messages() -> None:
+    # Found by test_random_mime_trees: the parser decodes the unsplit body to text with U+FFFD, which the
+    # bytes generator cannot write; the embedded messages' content came back empty, not the size listed.
+    check(
+        b"MIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
+        b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
+        b'Content-Type: multipart/mixed; boundary="other"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain\r\n\r\n\x80\r\n"
+    )

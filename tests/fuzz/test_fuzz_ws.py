@@ -78,7 +78,7 @@ def check_answer(frame: dict[str, Any], sent: str | bytes) -> None:
     if kind == "pong":
         assert request == {"type": "ping"}
     else:
-        assert data == {"q": request["subscribe"] or ""}
+        assert set(data) == {"q", "mailbox"} and data["q"] == (request["subscribe"] or "")
 
 
 def test_deeply_nested_json_is_an_error_frame(ws_url: str) -> None:

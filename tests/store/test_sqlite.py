@@ -159,6 +159,9 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
         assert [m.id for m in page.messages] == ["m0002", "m0001", "m0000"]
         assert (page.total, page.unread) == (3, 3)
         assert await store.get_raw("m0001") == old[1].raw
+        # The mailbox index and counters were built from the old rows.
+        assert [(s.name, s.total, s.unread) for s in await store.mailbox_stats()] == [("default", 3, 3)]
+        assert (await store.list_messages(q("mailbox:default"), limit=1)).messages[0].id == "m0002"
         # The full-text index was built from the old rows.
         assert [m.id for m in (await store.list_messages(q("subject:legacy 1"))).messages] == ["m0001"]
         await store.add(newer, session)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import subprocess
 import sys
 import textwrap
+import threading
 
+import httpx
 import pytest
 
 from tests.test_cli import running
@@ -298,9 +301,6 @@ def test_remote_mode_against_a_running_server(pytester: pytest.Pytester) -> None
     suite(pytester, REMOTE_SUITE)
     with running("--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0") as (_, smtp, url):
         result = pytester.runpytest_subprocess(*args(), f"--mailtrap-url={url}", f"--mailtrap-smtp={smtp}")
-        xdist = pytester.runpytest_subprocess(
-            *args(), f"--mailtrap-url={url}", f"--mailtrap-smtp={smtp}", "-n", "2", "-p", "xdist"
-        )
     result.assert_outcomes(passed=2, failed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -313,10 +313,79 @@ def test_remote_mode_against_a_running_server(pytester: pytest.Pytester) -> None
             "*- mailtrap messages -*",
         ]
     )
-    assert xdist.ret != 0
-    xdist.stdout.fnmatch_lines(
-        ["*--mailtrap-url with pytest-xdist: every worker would empty the same server*"]
-    )
+
+
+PARALLEL_SUITE = """
+import smtplib
+import pytest
+from email.message import EmailMessage
+
+def send(box, subject):
+    message = EmailMessage()
+    message["From"] = "app@example.com"
+    message["To"] = "ann@example.com"
+    message["Subject"] = subject
+    for name, value in box.headers.items():
+        message[name] = value
+    message.set_content("hi")
+    with smtplib.SMTP(box.host, box.port, timeout=30) as client:
+        client.send_message(message)
+
+@pytest.mark.parametrize("n", range(8))
+def test_each_test_has_a_mailbox(mailtrap, n):
+    assert mailtrap.name.startswith("pytest-")
+    send(mailtrap, f"mail {n}")
+    assert mailtrap.wait_for().subject == f"mail {n}"
+    rule = mailtrap.fault("rcpt", 550, match=f"bounce{n}@*")
+    # Other workers reset their own mailboxes meanwhile: this one keeps its mail, and its rule.
+    send(mailtrap, f"again {n}")
+    assert mailtrap.wait_for(subject=f"again {n}").mailbox == mailtrap.name
+    assert mailtrap.messages.subjects == [f"mail {n}", f"again {n}"]
+    assert rule["id"]
+"""
+
+
+def test_remote_mode_with_xdist_gives_each_test_a_mailbox(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=PARALLEL_SUITE)
+    with running("--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0") as (_, smtp, url):
+        result = pytester.runpytest_subprocess(
+            *args(), f"--mailtrap-url={url}", f"--mailtrap-smtp={smtp}", "-n", "2", "-p", "xdist"
+        )
+        faults = httpx.get(f"{url}/api/faults").json()["faults"]
+        mailboxes = httpx.get(f"{url}/api/mailboxes").json()["mailboxes"]
+    result.assert_outcomes(passed=8)
+    assert faults == []  # each test removed its own rule
+    assert sorted(m["total"] for m in mailboxes if m["name"].startswith("pytest-")) == [2] * 8
+
+
+class _OldServer(http.server.BaseHTTPRequestHandler):
+    """A server from before mailboxes: every path it does not know is a 404."""
+
+    def do_GET(self) -> None:
+        body = b'{"error": "no such path"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_remote_mode_with_xdist_refuses_a_server_without_mailboxes(pytester: pytest.Pytester) -> None:
+    suite(pytester, "def test_x(mailtrap):\n    pass\n")
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OldServer) as old:
+        thread = threading.Thread(target=old.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{old.server_address[1]}"
+            result = pytester.runpytest_subprocess(*args(), f"--mailtrap-url={url}", "-n", "2", "-p", "xdist")
+        finally:
+            old.shutdown()
+            thread.join()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*--mailtrap-url with pytest-xdist: the server at * has no mailboxes*"])
 
 
 def test_remote_mode_defaults_to_smtp_port_1025_on_the_url_host(pytester: pytest.Pytester) -> None:

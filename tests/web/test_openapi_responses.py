@@ -18,10 +18,18 @@ from starlette.routing import Route, WebSocketRoute
 from websockets.sync.client import ClientConnection, connect
 
 from mailtrap_lite.app import MailServer
+from mailtrap_lite.config import Config
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
+from tests.conftest import free_config
 
 UNKNOWN = "no-such-id"
+MAX_MESSAGE_SIZE = 64 * 1024  # small, so that a 413 costs little to provoke
+
+
+@pytest.fixture
+def server_config() -> Config:
+    return free_config(max_message_size=MAX_MESSAGE_SIZE)
 
 
 class Checker:
@@ -110,7 +118,7 @@ def test_every_route_answers_what_the_document_says(
     ws_url = server.addresses.url.replace("http://", "ws://") + "/api/ws"
     with connect(ws_url, open_timeout=30) as ws:
         ws.send(json.dumps({"subscribe": ""}))
-        assert receive_until(ws, checker, "subscribed")["data"] == {"q": ""}
+        assert receive_until(ws, checker, "subscribed")["data"] == {"q": "", "mailbox": None}
         ws.send(json.dumps({"type": "ping"}))
         receive_until(ws, checker, "pong")
         ws.send("not json")
@@ -154,6 +162,18 @@ def test_every_route_answers_what_the_document_says(
         checker.call("patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"read": 1})
         checker.call("patch", "/api/messages/{id}", f"/api/messages/{UNKNOWN}", json={"read": True})
 
+        mailboxes = checker.call("get", "/api/mailboxes").json()["mailboxes"]
+        assert [(m["name"], m["total"], m["unread"]) for m in mailboxes] == [("default", 1, 0)]
+        marked = checker.call("post", "/api/messages/unread", json={"mailbox": "default"}).json()
+        assert marked == {"read": False, "changed": 1, "ids": [message_id]}
+        assert receive_until(ws, checker, "messages.updated")["data"] == {"ids": [message_id], "read": False}
+        checker.call("post", "/api/messages/read", json={"ids": [message_id]})
+        for path in ("/api/messages/read", "/api/messages/unread"):
+            checker.call("post", path, json={"ids": [UNKNOWN]})
+            checker.call("post", path, json={"query": 5})
+        listed = checker.call("get", "/api/sessions", params={"mailbox": "Default"}).json()
+        assert [s["message_ids"] for s in listed["sessions"]] == [[message_id]]
+
         for path in ("/api/stats", "/api/faults", "/api/openapi.json", "/livez", "/readyz", "/metrics"):
             checker.call("get", path)
         checker.call("get", "/api/ws")
@@ -167,6 +187,14 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{UNKNOWN}")
         send_mail(smtp_address)
         receive_until(ws, checker, "message.new")
+        rfc822 = {"Content-Type": "message/rfc822"}
+        posted = checker.call(
+            "post", "/api/messages", content=b"To: a@example.com\r\n\r\nhi\r\n", headers=rfc822
+        )
+        assert posted.status_code == 201
+        checker.call("post", "/api/messages", content=b"Subject: nobody\r\n\r\n", headers=rfc822)
+        checker.call("post", "/api/messages", content=b"x" * (MAX_MESSAGE_SIZE + 1), headers=rfc822)
+        checker.call("delete", "/api/messages/{id}", f"/api/messages/{posted.json()['id']}")
         checker.call("delete", "/api/messages", params={"q": "larger:x"})
         checker.call("delete", "/api/messages")
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1

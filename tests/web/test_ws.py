@@ -70,7 +70,7 @@ def test_updates_and_deletes_are_pushed(
 def test_subscribe_filters_message_new(server: MailServer, smtp_address: tuple[str, int]) -> None:
     with connect(ws_url(server)) as client:
         client.send(json.dumps({"subscribe": "subject:invoice"}))
-        assert next_frame(client, "subscribed")["data"] == {"q": "subject:invoice"}
+        assert next_frame(client, "subscribed")["data"] == {"q": "subject:invoice", "mailbox": None}
         send(smtp_address, simple_message(subject="hello").as_bytes())
         send(smtp_address, simple_message(subject="your invoice").as_bytes())
         assert next_frame(client, "message.new")["data"]["subject"] == "your invoice"
