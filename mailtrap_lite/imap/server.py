@@ -29,6 +29,8 @@ class IMAPHost:
         self.hostname = config.hostname
         self.require_tls = config.require_tls
         self.credentials = credentials
+        # The mailboxes a login may read besides its own: those --mailbox-access lists for its user.
+        self.readable = {entry.user: entry.mailboxes for entry in config.mailbox_access}
         self.tls_context = tls_context
         self.service = service
         self.sessions: set[IMAPSession] = set()

@@ -1,8 +1,10 @@
 """One IMAP connection (RFC 3501): reading commands, the states, and every command this server answers.
 
 States: not authenticated → authenticated (LOGIN, AUTHENTICATE) → selected (SELECT, EXAMINE) → logout.
-A login names one mailbox, shown as ``INBOX``. Mail is read-only but for the read flag (``\\Seen``) and
-deletion (``\\Deleted`` then EXPUNGE or CLOSE), both through the service so the API and UI see them.
+A login names one mailbox, shown as ``INBOX``; a login that ``--mailbox-access`` names also sees the
+mailboxes listed for it, each as a folder of its own name. Mail is read-only but for the read flag
+(``\\Seen``) and deletion (``\\Deleted`` then EXPUNGE or CLOSE), both through the service so the API and
+UI see them.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class IMAPSession:
             f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer), self.transcript, "imap"
         )
         self.tls_active = tls
-        self.mailbox: str | None = None
+        self.mailbox: str | None = None  # the login's own mailbox, shown as INBOX
+        self.folders: dict[str, str] = {}  # folder name as listed -> mailbox, INBOX first
         self.selected: Selected | None = None
 
     # --- the connection ----------------------------------------------------------------------------------
@@ -204,8 +207,8 @@ class IMAPSession:
         if selected is None:
             return
         if selected.subscription.overflowed:  # the hub dropped it in a burst: compare with a listing
-            subscription = self.host.service.subscribe(self._wanted)
-            out = selected.resync(await self._list(), subscription)
+            subscription = self.host.service.subscribe(functools.partial(_wanted, selected.mailbox))
+            out = selected.resync(await self._list(selected.mailbox), subscription)
         else:
             out = selected.changes(expunge=expunge, taken=events)
         if out:
@@ -296,24 +299,26 @@ class IMAPSession:
             await asyncio.sleep(FAILED_LOGIN_DELAY)
             return "NO [AUTHENTICATIONFAILED] invalid credentials (the username names a mailbox)"
         self.mailbox = mailbox
+        self.folders = {"INBOX": mailbox}
+        for name in self.host.readable.get(user, ()):
+            if name != mailbox:
+                self.folders[name] = name
         self.record.auth = AuthInfo(mechanism, user)
         return f"OK [CAPABILITY {self.capabilities()}] logged in to mailbox {mailbox}"
 
     # --- authenticated -----------------------------------------------------------------------------------
 
-    def _wanted(self, event: Event) -> bool:
-        if event.type == "message.new":
-            return bool(event.subject.summary.mailbox == self.mailbox)
-        if event.type == "message.updated":
-            return bool(event.subject.mailbox == self.mailbox)
-        return event.type in ("message.deleted", "messages.cleared")
-
-    async def _list(self) -> list[MessageSummary]:
-        page = await self.host.service.list_messages(with_mailbox(None, self.mailbox), ALL_MESSAGES, 0)
+    async def _list(self, mailbox: str) -> list[MessageSummary]:
+        page = await self.host.service.list_messages(with_mailbox(None, mailbox), ALL_MESSAGES, 0)
         return list(page.messages)
 
-    def _is_inbox(self, token: Token, tag: str) -> bool:
-        return astring(token, tag).upper() == "INBOX"
+    def _folder(self, token: Token, tag: str) -> tuple[str, str] | None:
+        """(folder name, mailbox) of a mailbox argument; None when the login may not read it."""
+        name = astring(token, tag)
+        if name.upper() == "INBOX":
+            name = "INBOX"
+        mailbox = self.folders.get(name)
+        return None if mailbox is None else (name, mailbox)
 
     async def do_select(self, command: Command) -> str:
         return await self._select(command, read_only=False)
@@ -327,13 +332,14 @@ class IMAPSession:
         if self.selected is not None:
             self.selected.close()
             self.selected = None
-        if not self._is_inbox(command.args[0], command.tag):
+        found = self._folder(command.args[0], command.tag)
+        if found is None:
             return "NO [NONEXISTENT] no such mailbox (INBOX is the login's mailbox)"
-        assert self.mailbox is not None
-        subscription = self.host.service.subscribe(self._wanted)
-        summaries = await self._list()
+        name, mailbox = found
+        subscription = self.host.service.subscribe(functools.partial(_wanted, mailbox))
+        summaries = await self._list(mailbox)
         state = await self.host.service.store.uid_state()
-        selected = Selected("INBOX", self.mailbox, read_only, subscription, summaries)
+        selected = Selected(name, mailbox, read_only, subscription, summaries)
         lines = [
             "* FLAGS (\\Seen \\Deleted)",
             f"* OK [PERMANENTFLAGS ({'' if read_only else PERMANENT})] flags kept",
@@ -358,8 +364,9 @@ class IMAPSession:
             await self.send(f'* {command.name} (\\Noselect) "/" ""\r\n'.encode())
         else:
             regex = re.escape(pattern).replace(r"\*", ".*").replace("%", "[^/]*")
-            if re.fullmatch(regex, "INBOX", re.IGNORECASE):
-                await self.send(f'* {command.name} (\\HasNoChildren) "/" INBOX\r\n'.encode())
+            for folder in self.folders:
+                if re.fullmatch(regex, folder, re.IGNORECASE if folder == "INBOX" else 0):
+                    await self.send(f'* {command.name} (\\HasNoChildren) "/" {folder}\r\n'.encode())
         return f"OK {command.name} completed"
 
     async def do_lsub(self, command: Command) -> str:
@@ -372,9 +379,10 @@ class IMAPSession:
     async def do_status(self, command: Command) -> str:
         if len(command.args) != 2 or not isinstance(command.args[1], ParenList):
             raise ParseError("expected a mailbox and a list of status items", command.tag)
-        if not self._is_inbox(command.args[0], command.tag):
+        found = self._folder(command.args[0], command.tag)
+        if found is None:
             return "NO [NONEXISTENT] no such mailbox"
-        page = await self.host.service.list_messages(with_mailbox(None, self.mailbox), 1, 0)
+        page = await self.host.service.list_messages(with_mailbox(None, found[1]), 1, 0)
         state = await self.host.service.store.uid_state()
         values = {
             "MESSAGES": page.total, "UNSEEN": page.unread, "UIDNEXT": state.next,
@@ -386,11 +394,11 @@ class IMAPSession:
             if name not in values:
                 raise ParseError(f"unknown status item {name[:30]}", command.tag)
             items.append(f"{name} {values[name]}")
-        await self.send(f"* STATUS INBOX ({' '.join(items)})\r\n".encode())
+        await self.send(f"* STATUS {found[0]} ({' '.join(items)})\r\n".encode())
         return "OK STATUS completed"
 
     async def do_subscribe(self, command: Command) -> str:
-        return "OK subscriptions are not kept: INBOX is always listed"
+        return "OK subscriptions are not kept: every readable mailbox is listed"
 
     async def do_unsubscribe(self, command: Command) -> str:
         return await self.do_subscribe(command)
@@ -567,9 +575,17 @@ class IMAPSession:
         return "OK SEARCH completed"
 
     async def _text_search(self, field: str | None, text: str) -> set[str]:
-        query = with_mailbox(Query((Term(field, " ".join(text.lower().split())),)), self.mailbox)
+        query = with_mailbox(Query((Term(field, " ".join(text.lower().split())),)), self._view().mailbox)
         page = await self.host.service.list_messages(query, ALL_MESSAGES, 0)
         return {summary.id for summary in page.messages}
+
+
+def _wanted(mailbox: str, event: Event) -> bool:
+    if event.type == "message.new":
+        return bool(event.subject.summary.mailbox == mailbox)
+    if event.type == "message.updated":
+        return bool(event.subject.mailbox == mailbox)
+    return event.type in ("message.deleted", "messages.cleared")
 
 
 def _wanted_flag(action: str, named: bool, current: bool) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from mailtrap_lite.app import MailServer
 from mailtrap_lite.cli import describe
-from mailtrap_lite.config import HostPort, build_config
+from mailtrap_lite.config import HostPort, MailboxAccess, build_config
 from mailtrap_lite.errors import ConfigError
 from tests.imap.helpers import imap_address, imap_config, plain, send
 from tests.imap.wire import Wire
@@ -96,3 +96,33 @@ def test_listener_options_from_flags_and_environment() -> None:
     assert build_config({}, environ={}).imap is None
     with pytest.raises(ConfigError, match="--imaps needs TLS material"):
         build_config({"imaps": "127.0.0.1:0"}, environ={})
+
+
+def test_mailbox_access_lists_the_other_mailboxes_a_login_may_read(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    users.write_text("ann:pw\nbob:pw\n")
+    server = run(
+        {"auth_file": users, "ui_auth": users, "mailbox_access": (MailboxAccess("ann", ("shop", "billing")),)}
+    )
+    try:
+        send(server, b"X-Mailtrap-Mailbox: shop\r\n" + plain("for the shop"))
+        ann = imaplib.IMAP4(*imap_address(server), timeout=30)
+        ann.login("ann", "pw")
+        _, folders = ann.list()
+        assert folders == [
+            b'(\\HasNoChildren) "/" INBOX',
+            b'(\\HasNoChildren) "/" shop',
+            b'(\\HasNoChildren) "/" billing',
+        ]
+        assert ann.select("shop") == ("OK", [b"1"])
+        _, data = ann.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert data[0][1] == b"Subject: for the shop\r\n\r\n"  # type: ignore[index]
+        assert ann.status("shop", "(MESSAGES)")[1] == [b"shop (MESSAGES 1)"]
+        ann.logout()
+        bob = imaplib.IMAP4(*imap_address(server), timeout=30)
+        bob.login("bob", "pw")
+        assert bob.list()[1] == [b'(\\HasNoChildren) "/" INBOX']
+        assert bob.select("shop")[0] == "NO"
+        bob.logout()
+    finally:
+        server.stop()
