@@ -26,6 +26,7 @@ from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.imap.server import IMAPHost
 from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.pop3.server import POP3Host
+from mailtrap_lite.relay.relayer import Relayer
 from mailtrap_lite.service import MailService
 from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
@@ -112,6 +113,7 @@ class MailServer:
             webhooks.settings_from_config(self.config, self.version), self.service.subscribe
         )
         self.imap = IMAPHost(self.config, self.service, self.smtp.credentials, self.tls_context)
+        self.relay = Relayer(self.config, self.service) if self.config.relay is not None else None
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._uvicorn: _Uvicorn | None = None
@@ -163,7 +165,11 @@ class MailServer:
                 await self.pop3.close()
                 await self.imap.close()
                 raise StartupError(f"cannot listen for IMAP on {address}: {error.strerror}") from error
-        ctx = WebContext(self.service, self.config, self.version, self.faults, self.webhooks)
+        if self.relay is not None:
+            await self.relay.start()
+        ctx = WebContext(
+            self.service, self.config, self.version, self.faults, self.webhooks, relay=self.relay
+        )
         uv_config = uvicorn.Config(
             under_prefix(create_app(ctx), self.config.base_path),
             lifespan="off",
@@ -237,6 +243,8 @@ class MailServer:
             except TimeoutError:
                 self._uvicorn.force_exit = True
                 await self._web_task
+        if self.relay is not None:
+            await self.relay.close()
         await self.service.close()
         await self.store.close()
 

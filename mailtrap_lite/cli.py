@@ -85,6 +85,10 @@ def describe(server: MailServer) -> str:
         f"  web UI {addresses.url}/",
         f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",
     ]
+    if server.config.relay is not None:
+        auto = server.config.relay_auto
+        when = "on release" if auto is None else f"on release and automatically: {auto or 'every message'}"
+        lines.append(f"  relay  {server.config.relay}, {when} (SENDS REAL MAIL)")
     return "\n".join(lines)
 
 

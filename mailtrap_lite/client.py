@@ -160,6 +160,12 @@ class MailtrapClient:
         """``DELETE /api/faults``; a server too old to have fault rules has none to clear."""
         self._request("DELETE", "/api/faults", answers=(404, 405))
 
+    def release(self, message_id: str, to: list[str] | None) -> dict[str, Any]:
+        """``POST /api/messages/{id}/release``: the record, for a 200 (sent) and a 502 (not) alike."""
+        path = f"/api/messages/{quote(message_id, safe='')}/release"
+        body = {} if to is None else {"to": to}
+        return dict(json.loads(self._request("POST", path, body=body, answers=(502,))[1]))
+
     def stats(self) -> dict[str, Any]:
         return dict(self._json("GET", "/api/stats"))
 

@@ -90,6 +90,21 @@ class Config:
     fault: tuple[FaultSpec, ...] = ()
     hostname: str = "mailtrap-lite"
     quiet: bool = False
+    # Relay and release (mailtrap_lite.relay): off unless ``relay`` is set.
+    relay: RelayTarget | None = None
+    relay_dns: HostPort | None = None
+    relay_tls: str = "starttls"
+    relay_insecure: bool = False
+    relay_user: str | None = None
+    relay_password_file: Path | None = None
+    relay_password: str | None = field(default=None, repr=False)  # from the file or the environment
+    relay_allow: tuple[str, ...] = ()
+    relay_deny: tuple[str, ...] = ()
+    relay_mail_from: str | None = None
+    relay_return_path: str | None = None
+    relay_auto: str | None = None
+    relay_retries: int = 5
+    relay_retry_base: float = 60.0
     mailbox: tuple[Route, ...] = ()
     mailbox_per_user: bool = False
     mailbox_retention: tuple[MailboxRetention, ...] = ()
@@ -135,6 +150,51 @@ _SIZE_UNITS = {
 
 
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayTarget:
+    """``--relay``: a smarthost, or (``host`` None) the MX hosts of each recipient's domain on ``port``."""
+
+    host: str | None
+    port: int
+
+    def __str__(self) -> str:
+        return f"mx:{self.port}" if self.host is None else str(HostPort(self.host, self.port))
+
+
+RELAY_TLS_MODES = ("none", "starttls", "tls")
+RELAY_PASSWORD_ENV = ENV_PREFIX + "RELAY_PASSWORD"
+
+
+def parse_relay(text: str) -> RelayTarget:
+    if text.strip().lower() == "mx":
+        return RelayTarget(None, 25)  # RFC 5321 §4.5.4.2: port 25 toward MX hosts
+    if text.strip().lower().startswith("mx:"):
+        return RelayTarget(None, parse_host_port(text.strip()[3:]).port)
+    target = parse_host_port(text)
+    return RelayTarget(target.host, target.port)
+
+
+def parse_relay_tls(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in RELAY_TLS_MODES:
+        raise ConfigError(f"expected one of {', '.join(RELAY_TLS_MODES)}, got {text!r}")
+    return mode
+
+
+def parse_relay_address(text: str) -> str:
+    from mailtrap_lite.relay.policy import check_address
+
+    return check_address(text, allow_null=True)
+
+
+def parse_relay_query(text: str) -> str:
+    try:
+        parse_query(text)
+    except QueryError as error:
+        raise ConfigError(str(error)) from None
+    return text
 
 
 def parse_size(text: str) -> int:
@@ -451,6 +511,52 @@ OPTIONS: tuple[Option, ...] = (
     Option("hostname", "name in the SMTP greeting, EHLO reply and self-signed certificate", "NAME"),
     Option("quiet", "print nothing but errors"),
     Option(
+        "relay",
+        "forward released mail to this smarthost, or to each recipient domain's MX hosts (mx, mx:PORT); "
+        "sends REAL mail",
+        "HOST:PORT|mx",
+        parse_relay,
+        default_text="off",
+    ),
+    Option(
+        "relay_dns", "DNS server for --relay mx", "HOST:PORT", parse_host_port, default_text="the system's"
+    ),
+    Option("relay_tls", "TLS toward the next hop: none, starttls or tls (implicit)", "MODE", parse_relay_tls),
+    Option("relay_insecure", "do not verify the next hop's certificate"),
+    Option(
+        "relay_user",
+        f"AUTH username at the next hop; the password from --relay-password-file or {RELAY_PASSWORD_ENV}",
+        "NAME",
+    ),
+    Option("relay_password_file", "file holding the relay AUTH password", "FILE", parse_existing_file),
+    Option(
+        "relay_allow",
+        "recipient glob that may be relayed, repeatable (none given: every recipient not denied)",
+        "GLOB",
+        str.lower,
+        repeatable=True,
+        default_text="all",
+    ),
+    Option("relay_deny", "recipient glob never relayed, repeatable", "GLOB", str.lower, repeatable=True),
+    Option("relay_mail_from", "envelope sender (MAIL FROM) of relayed mail", "ADDRESS", parse_relay_address),
+    Option(
+        "relay_return_path", "a Return-Path header prepended to relayed mail", "ADDRESS", parse_relay_address
+    ),
+    Option(
+        "relay_auto",
+        "relay every stored message matching this query (e.g. rcpt:*@example.com)",
+        "QUERY",
+        parse_relay_query,
+        default_text="off",
+    ),
+    Option("relay_retries", "attempts of an automatic relay before it fails", "N", parse_count),
+    Option(
+        "relay_retry_base",
+        "wait before the first retry; each next wait doubles",
+        "DURATION",
+        parse_duration,
+    ),
+    Option(
         "mailbox",
         "route mail that a rule matches (rcpt:GLOB, auth:GLOB, header:NAME:GLOB) to mailbox NAME; "
         "repeatable, the first match wins (';' between them in the variable)",
@@ -531,7 +637,18 @@ def build_config(values: Mapping[str, Any], environ: Mapping[str, str] | None = 
             changes[option.name] = _convert(option, raw)
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
+    changes["relay_password"] = _relay_password(changes.get("relay_password_file"), environ)
     return validate(Config(**changes))
+
+
+def _relay_password(path: Path | None, environ: Mapping[str, str]) -> str | None:
+    """Never a flag: a flag's value shows in ``ps``."""
+    if path is None:
+        return environ.get(RELAY_PASSWORD_ENV)
+    try:
+        return path.read_text().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--relay-password-file: cannot read {path}: {error}") from None
 
 
 def validate(config: Config) -> Config:
@@ -559,7 +676,24 @@ def validate(config: Config) -> Config:
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ConfigError(f"{flag}: {', '.join(twice)} given twice")
+    _validate_relay(config)
     return config
+
+
+def _validate_relay(config: Config) -> None:
+    if config.relay is None:
+        for name in ("relay_dns", "relay_user", "relay_allow", "relay_deny", "relay_mail_from", "relay_auto"):
+            if getattr(config, name) not in (None, ()):
+                raise ConfigError(f"--{name.replace('_', '-')} needs --relay HOST:PORT or --relay mx")
+        return
+    if config.relay_dns is not None and config.relay.host is not None:
+        raise ConfigError("--relay-dns is for --relay mx; a smarthost is reached by its own name")
+    if config.relay_user is not None and not config.relay_password:
+        raise ConfigError(f"--relay-user needs a password: --relay-password-file or {RELAY_PASSWORD_ENV}")
+    if config.relay_user is None and config.relay_password_file is not None:
+        raise ConfigError("--relay-password-file needs --relay-user")
+    if config.relay_tls not in RELAY_TLS_MODES:
+        raise ConfigError(f"--relay-tls must be one of {', '.join(RELAY_TLS_MODES)}")
 
 
 def exposure_warning(config: Config) -> str | None:

@@ -6,6 +6,7 @@
     │   └── StoreUnavailable  the store cannot write for now (disk full, writer restarting): SMTP 451,
     │                         HTTP 503; it clears by itself when the cause is gone
     ├── NotFound           an unknown message, part or session id: HTTP 404
+    ├── RelayRefused       release to recipients the --relay-allow/--relay-deny lists refuse: HTTP 403
     └── BadRequest         bad HTTP input (limit, offset, body): HTTP 400
         └── QueryError     (mailtrap_lite.search) a malformed query: HTTP 400
 
@@ -35,3 +36,11 @@ class NotFound(MailtrapError):
 
 class BadRequest(MailtrapError):
     pass
+
+
+class RelayRefused(MailtrapError):
+    def __init__(self, addresses: tuple[str, ...]) -> None:
+        super().__init__(
+            f"the relay lists (--relay-allow, --relay-deny) refuse {', '.join(addresses)}: nothing was sent"
+        )
+        self.addresses = addresses

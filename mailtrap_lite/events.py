@@ -20,6 +20,7 @@ EventType = Literal[
     "messages.cleared",
     "session.ended",
     "stats",
+    "message.released",
 ]
 
 

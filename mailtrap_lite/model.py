@@ -161,6 +161,53 @@ class MessageWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamReply:
+    """One command sent to the relay's next hop and the reply it got (the greeting's command is "")."""
+
+    command: str
+    code: int
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One attempt to forward a captured message to a real mail server.
+
+    ``result`` is ``sent`` (the next hop answered 250 to DATA), ``refused`` (a 5xx, or no usable next hop)
+    or ``deferred`` (a 4xx, or the connection failed: worth retrying); ``code`` is the reply that decided
+    it (null when no reply did). ``trigger`` is ``manual`` (the API, the UI, the pytest plugin) or
+    ``auto`` (``--relay-auto``).
+    """
+
+    at: datetime
+    to: tuple[str, ...]
+    relay: str  # the next hop, host:port
+    result: Literal["sent", "refused", "deferred"]
+    code: int | None
+    trigger: Literal["manual", "auto"] = "manual"
+    mail_from: str = ""
+    error: str | None = None
+    replies: tuple[UpstreamReply, ...] = ()
+    transcript: tuple[TranscriptLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RelayItem:
+    """An automatic relay waiting in the store-and-forward queue, or failed for good (``failed``: kept
+    until retried or dropped). ``sent`` is never stored: the release that settles it removes it."""
+
+    id: str
+    message_id: str
+    to: tuple[str, ...]
+    state: Literal["queued", "failed", "sent"]
+    attempts: int
+    created_at: datetime
+    next_at: datetime | None
+    last_code: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSummary:
     """What a list shows and what search runs over; built at ingest from the raw bytes."""
 
@@ -184,6 +231,7 @@ class MessageSummary:
     read: bool = False
     tags: tuple[str, ...] = ()
     mailbox_rule: str = "default"  # why the message is in its mailbox: the rule that matched
+    releases: tuple[Release, ...] = ()  # every forward to a real mail server, oldest first
     uid: int = 0  # the store's IMAP UID (see store/base.py); 0 until a store has kept the message
 
 
@@ -306,7 +354,8 @@ def pickle_as_arguments(cls: C) -> C:
 
 _MODELS: tuple[type, ...] = (
     Address, TranscriptLine, TLSInfo, AuthInfo, Session, Recipient, Reply, Envelope, MessageWarning,
-    MessageSummary, Part, Attachment, Message, StoredMessage, Arrival, Page,
+    UpstreamReply, Release, RelayItem, MessageSummary, Part, Attachment, Message, StoredMessage, Arrival,
+    Page,
 )  # fmt: skip
 for _model in _MODELS:
     pickle_as_arguments(_model)

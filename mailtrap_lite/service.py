@@ -33,6 +33,7 @@ from mailtrap_lite.model import (
     Recipient,
     Reply,
     Session,
+    StoredMessage,
     TranscriptLine,
     to_json,
     utcnow,
@@ -95,6 +96,8 @@ class MailService:
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-read")
         # Parsed messages, decoded parts and rendered HTML previews, by message id.
         self.read_cache: ReadCache[object] = ReadCache()
+        # Called with each message once stored, before its 250 is sent: each must return at once.
+        self.stored_hooks: list[Callable[[StoredMessage], None]] = []
 
     async def close(self) -> None:
         self.read_cache.clear()
@@ -110,6 +113,8 @@ class MailService:
         self.received_bytes += len(arrival.raw)
         self._added_since_prune += 1
         self.hub.publish_new("message.new", lambda: to_json(stored.summary), stored)
+        for hook in self.stored_hooks:
+            hook(stored)
         return stored.summary
 
     async def submit(

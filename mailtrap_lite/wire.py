@@ -25,6 +25,8 @@ from mailtrap_lite.model import (
     MessageSummary,
     MessageWarning,
     Part,
+    RelayItem,
+    Release,
     Session,
     json_fields,
     to_json,
@@ -142,6 +144,21 @@ class Subscribed:
     mailbox: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The ``message.released`` event: a message was forwarded (or the next hop refused it)."""
+
+    id: str
+    release: Release
+
+
+@dataclass(frozen=True, slots=True)
+class RelayQueue:
+    """``GET /api/relay/queue``: automatic relays waiting for a retry, and those that failed."""
+
+    items: tuple[RelayItem, ...]
+
+
 # --- the shapes whose JSON is not one dataclass's fields ---------------------------------------------------
 
 _SUMMARY_FLATTENED = "summary"
@@ -192,6 +209,10 @@ def fault_json(rule: FaultRule, remaining: int | None, fired: int) -> JSON:
 
 def fault_list_json(states: Sequence[FaultState]) -> JSON:
     return {"faults": [fault_json(s.rule, s.remaining, s.fired) for s in states]}
+
+
+def released_json(message_id: str, release: Release) -> JSON:
+    return record_json(Released(message_id, release))
 
 
 def frame(kind: str, data: Any) -> str:
@@ -302,7 +323,8 @@ def _event(kind: str, data: JSON) -> JSON:
 
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
-    FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus,
+    FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus, Release, Released, RelayItem,
+    RelayQueue,
 )  # fmt: skip
 
 
@@ -335,6 +357,7 @@ def _schemas() -> dict[str, JSON]:
             _event("message.deleted", {"oneOf": [_object(Ids), _object(Pruned)]}),
             _event("messages.cleared", _object(Ids)),
             _event("session.ended", _ref("SessionWithoutTranscript")),
+            _event("message.released", _ref("Released")),
             _event("subscribed", _object(Subscribed)),
             _event("error", {"type": "object", "required": ["error"], "properties": {"error": {}}}),
             _event("ping", {"type": "null"}),

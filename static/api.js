@@ -52,6 +52,24 @@ export const deleteMessage = (id) => request("DELETE", messageUrl(id));
 export const deleteAll = (q) => request("DELETE", "api/messages", { params: { q } });
 export const listSessions = (limit, offset) => request("GET", "api/sessions", { params: { limit, offset } });
 
+// A release answers its record both when sent (200) and when the next hop refused it or could not be
+// reached (502); any other status is an error with the server's reason (no relay, a refused recipient).
+export async function releaseMessage(id, to) {
+  const response = await fetch(messageUrl(id, "/release"), {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify({ to }),
+  });
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: the status line says it
+  }
+  if (response.ok || response.status === 502) return body;
+  throw new ApiError(response.status, body.error || `${response.status} ${response.statusText}`);
+}
+
 // The preview's remote-content count travels in a header, which an <iframe> cannot show us.
 export async function blockedRemote(id) {
   const response = await fetch(htmlUrl(id, false), { method: "HEAD" });

@@ -19,6 +19,17 @@ function clientLine(text) {
 
 export function renderTranscript(session) {
   const lines = session.transcript || [];
+  return h(
+    "div",
+    { class: "transcript-wrap" },
+    sessionFacts(session),
+    lines.length ? transcriptTable(lines) : h("p", { class: "muted", text: "No transcript lines." }),
+    session.transcript_truncated ? h("p", { class: "muted", text: "The transcript was truncated (it is capped in size)." }) : null,
+  );
+}
+
+// Transcript lines as a table; ``C`` lines are what the client sent (mailtrap-lite itself, in a release).
+export function transcriptTable(lines, caption = "SMTP transcript: time since connect, direction, line") {
   let previous = 0;
   const rows = lines.map((line) => {
     const delta = line.t_ms - previous;
@@ -42,19 +53,12 @@ export function renderTranscript(session) {
       ),
     );
   });
-  const table = h(
+  return h(
     "table",
     { class: "transcript" },
-    h("caption", { class: "visually-hidden", text: "SMTP transcript: time since connect, direction, line" }),
+    h("caption", { class: "visually-hidden", text: caption }),
     h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Time" }), h("th", { scope: "col", text: "Who" }), h("th", { scope: "col", text: "Line" }))),
     h("tbody", {}, rows),
-  );
-  return h(
-    "div",
-    { class: "transcript-wrap" },
-    sessionFacts(session),
-    lines.length ? table : h("p", { class: "muted", text: "No transcript lines." }),
-    session.transcript_truncated ? h("p", { class: "muted", text: "The transcript was truncated (it is capped in size)." }) : null,
   );
 }
 

@@ -3,6 +3,7 @@
 import { getMessage, rawUrl } from "./api.js";
 import { clear, flagged, formatAddresses, formatFull, formatSize, h } from "./dom.js";
 import { TABS } from "./panels.js";
+import { releaseForm } from "./release.js";
 
 export class MessageView {
   constructor(root, { onDelete, onToggleRead, onClose }) {
@@ -73,6 +74,7 @@ export class MessageView {
         h("button", { type: "button", class: "back", text: "← Messages", onclick: () => this.onClose() }),
         h("button", { type: "button", class: "toggle-read", text: m.read ? "Mark unread" : "Mark read", onclick: () => this.onToggleRead(m.id, !m.read) }),
         h("a", { class: "button", href: rawUrl(m.id), download: `${m.id}.eml`, text: "Download .eml" }),
+        h("button", { type: "button", class: "release", "aria-expanded": "false", "aria-controls": "release-form", text: "Release…", onclick: (event) => this.toggleRelease(event.currentTarget) }),
         h("button", { type: "button", class: "danger", text: "Delete", onclick: () => this.onDelete(m.id) }),
       ),
       h("h2", { class: "subject", id: "message-subject", text: m.subject || "(no subject)" }),
@@ -127,6 +129,19 @@ export class MessageView {
     } catch (error) {
       if (token === this.token && panel.dataset.tab === key) clear(panel, h("p", { class: "error", text: error.message }));
     }
+  }
+
+  toggleRelease(button) {
+    const open = this.root.querySelector("#release-form");
+    if (open) {
+      open.remove();
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const form = releaseForm(this.message);
+    this.root.querySelector(".message-header").append(form);
+    button.setAttribute("aria-expanded", "true");
+    form.querySelector("input").focus();
   }
 
   selectTabByIndex(index) {

@@ -23,6 +23,9 @@ backend must guarantee:
 - A session whose every message is deleted (by ``delete``, ``delete_matching`` or ``prune``) is deleted
   with them, and a session's ``message_ids`` list only messages still stored; sessions that delivered
   nothing are kept (up to ``Retention.max_messages``).
+- Releases and the relay queue: ``add_release`` appends a release to a message and settles the queue
+  item it came from in one durable write, so that a forward the next hop accepted is never queued again
+  once ``add_release`` returned. Queue items outlive a restart in a store that is durable.
 - UIDs (IMAP, RFC 3501 §2.3.1.1): the store gives every message it keeps a ``summary.uid`` from one
   store-wide counter, 1 to 2**32 - 1, never reused (not even after deletion), so UIDs are strictly
   ascending in every mailbox in arrival order. ``uid_state`` says what the next UID will be and the
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
 from mailtrap_lite.search import Query
 
 
@@ -182,3 +185,19 @@ class Store(Protocol):
     async def stats(self) -> StoreStats: ...
 
     async def uid_state(self) -> UidState: ...
+
+    async def add_release(
+        self, message_id: str, release: Release, item: RelayItem | None = None
+    ) -> MessageSummary | None:
+        """Append ``release`` to the message's ``releases`` and, in the same write, save ``item`` (the
+        queue item the release settles; one in state ``sent`` is removed instead). Returns the updated
+        summary, or None when the message is gone (``item`` is saved all the same)."""
+
+    async def save_relay_item(self, item: RelayItem) -> None:
+        """Insert or replace a queue item (a new automatic relay, a retry scheduled, a failure)."""
+
+    async def delete_relay_item(self, item_id: str) -> bool:
+        """Remove a queue item; returns whether it existed."""
+
+    async def relay_items(self) -> list[RelayItem]:
+        """Every queue item, oldest first."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from mailtrap_lite.mailboxes import mailboxes_of, only_mailbox
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
-from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
 from mailtrap_lite.search import Query, sql_row_values
 from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreStats, UidState, stream_of
@@ -49,6 +49,7 @@ class MemoryStore:
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
         self._parser = ThreadPoolExecutor(1, thread_name_prefix="mailtrap-parse")
+        self._relay_items: dict[str, RelayItem] = {}
 
     async def open(self) -> None:
         return None
@@ -283,3 +284,27 @@ class MemoryStore:
             sessions=len(self._sessions),
             bytes=self._bytes,
         )
+
+    async def add_release(
+        self, message_id: str, release: Release, item: RelayItem | None = None
+    ) -> MessageSummary | None:
+        if item is not None:
+            await self.save_relay_item(item)
+        stored = self._messages.get(message_id)
+        if stored is None:
+            return None
+        summary = dataclasses.replace(stored.summary, releases=(*stored.summary.releases, release))
+        self._messages[message_id] = dataclasses.replace(stored, summary=summary)
+        return summary
+
+    async def save_relay_item(self, item: RelayItem) -> None:
+        if item.state == "sent":
+            self._relay_items.pop(item.id, None)
+        else:
+            self._relay_items[item.id] = item
+
+    async def delete_relay_item(self, item_id: str) -> bool:
+        return self._relay_items.pop(item_id, None) is not None
+
+    async def relay_items(self) -> list[RelayItem]:
+        return sorted(self._relay_items.values(), key=lambda item: (item.created_at, item.id))

@@ -22,7 +22,7 @@ from typing import Any
 
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.mailboxes import only_mailbox
-from mailtrap_lite.model import Arrival, MessageSummary, Page, Session, StoredMessage
+from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
 from mailtrap_lite.search import Query
 from mailtrap_lite.store.base import (
     RAW_CHUNK_BYTES,
@@ -33,7 +33,7 @@ from mailtrap_lite.store.base import (
     UidState,
     stream_of,
 )
-from mailtrap_lite.store.codec import summary_from_json
+from mailtrap_lite.store.codec import decode, summary_from_json
 from mailtrap_lite.store.sqlite_db import connect, explain, where_clause
 from mailtrap_lite.store.sqlite_jobs import _load_session, _SessionChange
 from mailtrap_lite.store.sqlite_threads import ReadPool
@@ -384,6 +384,30 @@ class SQLiteStore:
             writable=problem is None,
             problem=problem,
         )
+
+    # --- relay: releases and the store-and-forward queue ----------------------------------------------------
+
+    async def add_release(
+        self, message_id: str, release: Release, item: RelayItem | None = None
+    ) -> MessageSummary | None:
+        updated: MessageSummary | None = await self._write_side().run(
+            "add_release", message_id, release, item
+        )
+        return updated
+
+    async def save_relay_item(self, item: RelayItem) -> None:
+        await self._write_side().run("save_relay_item", item)
+
+    async def delete_relay_item(self, item_id: str) -> bool:
+        deleted: bool = await self._write_side().run("delete_relay_item", item_id)
+        return deleted
+
+    async def relay_items(self) -> list[RelayItem]:
+        def read(db: sqlite3.Connection) -> list[RelayItem]:
+            rows = db.execute("SELECT data FROM relay_queue ORDER BY created_at, id").fetchall()
+            return [decode(RelayItem, row[0]) for row in rows]
+
+        return await self._read_side().run(read)
 
     def _db_size(self) -> int:
         total = 0

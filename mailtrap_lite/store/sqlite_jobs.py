@@ -18,6 +18,8 @@ from mailtrap_lite.message import build_message
 from mailtrap_lite.model import (
     Envelope,
     MessageSummary,
+    RelayItem,
+    Release,
     Session,
     StoredMessage,
     TranscriptLine,
@@ -276,3 +278,35 @@ def _prune_sessions(db: sqlite3.Connection, retention: Retention) -> None:
             "(SELECT seq FROM sessions WHERE delivered = 0 ORDER BY seq LIMIT ?)",
             (empty - retention.max_messages,),
         )
+
+
+@job("add_release")
+def _add_release(
+    db: sqlite3.Connection, message_id: str, release: Release, item: RelayItem | None
+) -> MessageSummary | None:
+    if item is not None:
+        _save_relay_item(db, item)
+    row = db.execute("SELECT summary FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        return None
+    summary = summary_from_json(row[0])
+    summary = dataclasses.replace(summary, releases=(*summary.releases, release))
+    db.execute("UPDATE messages SET summary = ? WHERE id = ?", (encode(summary), message_id))
+    return summary
+
+
+@job("save_relay_item")
+def _save_relay_item(db: sqlite3.Connection, item: RelayItem) -> None:
+    if item.state == "sent":
+        db.execute("DELETE FROM relay_queue WHERE id = ?", (item.id,))
+        return
+    db.execute(
+        "INSERT INTO relay_queue (id, created_at, data) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+        (item.id, item.created_at.isoformat(), encode(item)),
+    )
+
+
+@job("delete_relay_item")
+def _delete_relay_item(db: sqlite3.Connection, item_id: str) -> bool:
+    return db.execute("DELETE FROM relay_queue WHERE id = ?", (item_id,)).rowcount > 0

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mailtrap_lite.testing.filters import Filters
     from mailtrap_lite.testing.mailbox import Mailbox, MailtrapAssertionError
     from mailtrap_lite.testing.messages import Attachment, Message, Messages, SMTPSession
+    from mailtrap_lite.testing.release import Release
     from mailtrap_lite.testing.server import MailtrapServer
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "MailtrapServer",
     "Message",
     "Messages",
+    "Release",
     "SMTPSession",
 ]
 
@@ -43,6 +45,7 @@ _HOMES = {
     "Message": "mailtrap_lite.testing.messages",
     "Messages": "mailtrap_lite.testing.messages",
     "SMTPSession": "mailtrap_lite.testing.messages",
+    "Release": "mailtrap_lite.testing.release",
     "MailtrapServer": "mailtrap_lite.testing.server",
 }
 

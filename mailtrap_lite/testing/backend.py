@@ -41,3 +41,7 @@ class Backend(Protocol):
     def remove_fault(self, rule_id: str) -> None: ...
 
     def clear_faults(self) -> None: ...
+
+    def release(self, message_id: str, to: list[str] | None) -> dict[str, Any]:
+        """The release record, whether the next hop took the message or not; APIError when nothing was
+        sent (no relay: 409, a refused recipient: 403, a bad address: 400)."""

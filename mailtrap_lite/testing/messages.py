@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from mailtrap_lite.testing.backend import Backend
     from mailtrap_lite.testing.filters import Filters
+    from mailtrap_lite.testing.release import Release
 
 __all__ = ["Attachment", "Message", "Messages", "SMTPSession"]
 
@@ -185,6 +186,7 @@ class Message:
         self.warnings: tuple[MessageWarning, ...] = decoded.warnings
         self.read: bool = decoded.read
         self.tags: tuple[str, ...] = decoded.tags
+        self._releases = decoded.releases
 
     def __repr__(self) -> str:
         return f"<Message {self.id} {self.describe()}>"
@@ -280,6 +282,23 @@ class Message:
     def transcript(self) -> tuple[TranscriptLine, ...]:
         """The SMTP conversation that carried this message (the whole session)."""
         return self.session.transcript
+
+    # --- relay -------------------------------------------------------------------------------------------
+
+    def release(self, to: Sequence[str] | None = None) -> Release:
+        """Forward this message through the server's relay (``--relay``) to ``to`` (default: its accepted
+        envelope recipients). SENDS REAL MAIL. Returns the release, sent or not (``assert_sent()``);
+        raises APIError when nothing was sent (no relay, a recipient the lists refuse, a bad address)."""
+        from mailtrap_lite.testing.release import Release
+
+        return Release.from_json(self._source.backend.release(self.id, None if to is None else list(to)))
+
+    @property
+    def releases(self) -> tuple[Release, ...]:
+        """The releases this message had when it was fetched, oldest first."""
+        from mailtrap_lite.testing.release import Release
+
+        return tuple(Release.from_json(wire.encode(release)) for release in self._releases)
 
     def links(self) -> list[str]:
         """Every http(s) URL in the text body and every http(s) href in the HTML body, once each, in order."""

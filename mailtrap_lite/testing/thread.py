@@ -17,8 +17,9 @@ from mailtrap_lite.app import MailServer
 from mailtrap_lite.cli import build_parser
 from mailtrap_lite.client import APIError
 from mailtrap_lite.config import Config, HostPort, build_config, validate
-from mailtrap_lite.errors import BadRequest, ConfigError, NotFound
+from mailtrap_lite.errors import BadRequest, ConfigError, NotFound, RelayRefused
 from mailtrap_lite.search import parse_query
+from mailtrap_lite.web.relay_api import NO_RELAY
 from mailtrap_lite.wire import (
     fault_json,
     message_json,
@@ -31,6 +32,7 @@ from mailtrap_lite.wire import (
 T = TypeVar("T")
 FREE_PORT = HostPort("127.0.0.1", 0)
 CALL_TIMEOUT = 30.0
+RELEASE_TIMEOUT = 300.0  # a next hop may take minutes to answer (RFC 5321 §4.5.3.2)
 
 
 def _refuse(message: str) -> NoReturn:
@@ -183,6 +185,19 @@ class LocalBackend:
             return fault_json(added, added.times, 0)
 
         return self._call(run)
+
+    def release(self, message_id: str, to: list[str] | None) -> dict[str, Any]:
+        relay = self.server.relay
+        if relay is None:
+            raise APIError(409, NO_RELAY)
+
+        async def run() -> dict[str, Any]:
+            try:
+                return record_json(await relay.release(message_id, to))
+            except RelayRefused as refused:
+                raise APIError(403, str(refused)) from None
+
+        return self._call(run, RELEASE_TIMEOUT)
 
     def remove_fault(self, rule_id: str) -> None:
         faults = self._faults()

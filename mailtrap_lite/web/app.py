@@ -25,6 +25,7 @@ from mailtrap_lite.web import (
     mailboxes_api,
     openapi,
     preview,
+    relay_api,
     webhooks_api,
     ws,
 )
@@ -182,6 +183,7 @@ def create_app(ctx: WebContext) -> Starlette:
         *ws.routes,
         Route("/api/ws", websocket_only, methods=["GET"]),
         *faults_api.routes,
+        *relay_api.routes,
         *webhooks_api.routes,
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),

@@ -18,6 +18,7 @@ from mailtrap_lite.faults import (
     MAX_TIMES,
     STAGES,
 )
+from mailtrap_lite.relay.policy import MAX_RECIPIENTS as MAX_RELEASE_RECIPIENTS
 from mailtrap_lite.search import MAX_QUERY_CHARS, MAX_QUERY_TERMS
 from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_OFFSET, MAX_PAGE
 from mailtrap_lite.web.ws import MAX_CLIENT_FRAME, MAX_SUBSCRIBERS
@@ -152,6 +153,22 @@ SCHEMAS: dict[str, Any] = {
             "ids": {"type": ["array", "null"], "items": {"type": "string"}, "maxItems": MAX_PAGE},
         },
     },
+    "ReleaseRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "to": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_RELEASE_RECIPIENTS,
+                "items": {
+                    "type": "string",
+                    "pattern": "^[^\\u0000-\\u0020\\u007f<>@]+@[^\\u0000-\\u0020\\u007f<>@]+$",
+                },
+                "description": "Recipients; absent: the message's accepted envelope recipients.",
+            }
+        },
+    },
     "MessagePatch": {
         "type": "object",
         "additionalProperties": False,
@@ -266,6 +283,59 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             {"200": _json(_ref("MailboxList"))},
         ),
     },
+    "/api/messages/{id}/release": {
+        "post": (
+            "Forward the message through the relay (--relay) as it was captured, behind one Received "
+            "line, to `to` (JSON body ReleaseRequest; an empty body releases to the accepted envelope "
+            "recipients). SENDS REAL MAIL. Answers the release record: the next hop's reply to every "
+            "command, the final code and the outbound transcript; the message's `releases` keeps it "
+            "and a message.released event announces it.",
+            [_ID],
+            {
+                "200": _json(_ref("Release"), "Sent: the next hop answered 250 to DATA"),
+                "400": _json(
+                    _ref("Error"), "An invalid address (CR, LF, no @ ...), or several domains with --relay mx"
+                ),
+                "403": _json(_ref("Error"), "Recipients outside --relay-allow or on --relay-deny, named"),
+                "404": _json(_ref("Error"), "No such message"),
+                "409": _json(_ref("Error"), "No relay is configured (--relay)"),
+                "502": _json(
+                    _ref("Release"),
+                    "The next hop refused the message or could not be reached: the record says what happened",
+                ),
+            },
+        ),
+    },
+    "/api/relay/queue": {
+        "get": (
+            "Automatic relays (--relay-auto) waiting for a retry after a 4xx or no answer, and those "
+            "that failed (a 5xx, or the retry limit); oldest first",
+            [],
+            {"200": _json(_ref("RelayQueue")), "409": _json(_ref("Error"), "No relay is configured")},
+        ),
+    },
+    "/api/relay/queue/{id}/retry": {
+        "post": (
+            "Try a queued or failed relay now (a failed one gets its tries back)",
+            [_PATH_ID],
+            {
+                "200": _json(_ref("RelayItem")),
+                "404": _json(_ref("Error"), "No such queue item"),
+                "409": _json(_ref("Error"), "No relay is configured"),
+            },
+        ),
+    },
+    "/api/relay/queue/{id}": {
+        "delete": (
+            "Drop a queued or failed relay",
+            [_PATH_ID],
+            {
+                "204": {"description": "Dropped"},
+                "404": _json(_ref("Error"), "No such queue item"),
+                "409": _json(_ref("Error"), "No relay is configured"),
+            },
+        ),
+    },
     "/api/sessions": {
         "get": (
             "Sessions, newest first: SMTP ones (including those that delivered nothing) and POP3 ones; "
@@ -289,7 +359,8 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
             "message.updated (a MessageSummary), messages.updated ({ids, read}: marked in bulk), "
             "message.deleted ({ids, reason?}), messages.cleared "
-            "({ids}), session.ended (a Session without transcript), ping (every 20 s when idle), "
+            "({ids}), session.ended (a Session without transcript), message.released ({id, release}), "
+            "ping (every 20 s when idle), "
             "and answers to the client: subscribed ({q, mailbox}), error ({error}), pong. The client may "
             'send {"subscribe": "<query>", "mailbox": "<name>"} to receive only the message.new events '
             'matching that query (null or "" for all) and only message.new and message.updated of that '
@@ -417,6 +488,7 @@ _NOT_JSON = {"415": _json(_ref("Error"), "The body's Content-Type is not applica
 # (path, method) -> the JSON body it takes
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/messages/{id}", "patch"): _body("MessagePatch"),
+    ("/api/messages/{id}/release", "post"): {**_body("ReleaseRequest"), "required": False},
     ("/api/faults", "post"): _body("FaultRuleRequest"),
     ("/api/messages", "post"): {
         "required": True,

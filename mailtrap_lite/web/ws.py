@@ -50,7 +50,7 @@ class Filter:
             return self.allowed is None
         if event.subject is None:
             return True
-        if event.type == "message.updated":
+        if event.type in ("message.updated", "message.released"):
             return self._shows(event.subject.mailbox)
         if event.type != "message.new":
             return True

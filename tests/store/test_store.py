@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from mailtrap_lite.model import StoredMessage
+from mailtrap_lite.model import RelayItem, Release, StoredMessage, TranscriptLine, UpstreamReply
 from mailtrap_lite.search import compile as compile_query
 from mailtrap_lite.search import sql_row_values
 from mailtrap_lite.session_log import SessionLog
@@ -167,6 +168,70 @@ def test_uids_ascend_are_never_reused_and_survive_a_reopen(make_store: StoreFact
     if uids_after:
         assert validity_after == validity
         assert uids_after == [1, 2, 4, 5]
+
+
+def test_releases_and_the_relay_queue(make_store: StoreFactory) -> None:
+    session = new_session()
+    stored = new_message(session, 1)
+    at = datetime(2026, 11, 29, 4, 0, 0, 123456, tzinfo=UTC)
+    release = Release(
+        at=at,
+        to=("ann@example.com",),
+        relay="mx.example:25",
+        result="deferred",
+        code=451,
+        trigger="auto",
+        mail_from="app@example.com",
+        error="try later",
+        replies=(UpstreamReply("RCPT TO:<ann@example.com>", 451, "try later"),),
+        transcript=(TranscriptLine(0, "S", "220 hi"), TranscriptLine(3, "C", "EHLO me")),
+    )
+    first = RelayItem("r1", "m0001", ("ann@example.com",), "queued", 0, at, at)
+    second = RelayItem("r2", "m0001", ("bob@example.com",), "queued", 0, at + timedelta(seconds=1), at)
+
+    async def scenario(store: Store) -> None:
+        await store.add(stored, session)
+        await store.save_relay_item(second)
+        await store.save_relay_item(first)
+        assert await store.relay_items() == [first, second]  # oldest first
+        retried = dataclasses.replace(first, attempts=1, next_at=at + timedelta(minutes=1), last_code=451)
+        updated = await store.add_release("m0001", release, retried)
+        assert updated is not None and updated.releases == (release,)
+        assert (await store.get_summary("m0001")) == updated
+        assert await store.relay_items() == [retried, second]
+        # A release that settles its item as sent removes it, in the same write.
+        sent = dataclasses.replace(release, result="sent", code=250, error=None)
+        done = await store.add_release("m0001", sent, dataclasses.replace(retried, state="sent"))
+        assert done is not None and [r.result for r in done.releases] == ["deferred", "sent"]
+        assert await store.relay_items() == [second]
+        # The item is settled even when its message is gone.
+        assert await store.delete(["m0001"]) == ["m0001"]
+        failed = dataclasses.replace(second, state="failed", attempts=1)
+        assert await store.add_release("m0001", release, failed) is None
+        assert await store.relay_items() == [failed]
+        assert await store.delete_relay_item("r2") is True
+        assert await store.delete_relay_item("r2") is False
+        assert await store.relay_items() == []
+
+    run(make_store(), scenario)
+
+
+def test_the_relay_queue_outlives_the_store(make_store: StoreFactory) -> None:
+    at = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+    item = RelayItem("r1", "m0001", ("ann@example.com",), "queued", 2, at, at, 421, "busy")
+
+    async def save(store: Store) -> None:
+        await store.save_relay_item(item)
+
+    async def read(store: Store) -> list[RelayItem]:
+        return await store.relay_items()
+
+    first = make_store()
+    run(first, save)
+    if isinstance(first, MemoryStore):
+        assert run(first, read) == [item]  # the same object, not a new store
+    else:
+        assert run(make_store(), read) == [item]
 
 
 def test_delete_returns_only_what_existed(make_store: StoreFactory) -> None:

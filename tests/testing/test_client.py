@@ -63,6 +63,7 @@ def test_the_public_testing_names_are_pinned() -> None:
         "MailtrapServer",
         "Message",
         "Messages",
+        "Release",
         "SMTPSession",
     ]
     for name in mailtrap_lite.testing.__all__:

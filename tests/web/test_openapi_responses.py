@@ -2,12 +2,14 @@
 
 Mail arrives over smtplib (with AUTH, an attachment, an HTML body and a fault rule that refuses a
 recipient); then every method of every documented path is called, and every websocket frame is checked.
+The server relays to a second mailtrap-lite on loopback, so that releases and the relay queue answer.
 """
 
 from __future__ import annotations
 
 import json
 import smtplib
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -22,14 +24,27 @@ from mailtrap_lite.config import Config
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 from tests.conftest import free_config
+from tests.relay.helpers import api_of, relaying, running, wait_until
 
 UNKNOWN = "no-such-id"
+QUEUED = "queued for the openapi test"
 MAX_MESSAGE_SIZE = 64 * 1024  # small, so that a 413 costs little to provoke
 
 
 @pytest.fixture
-def server_config() -> Config:
-    return free_config(max_message_size=MAX_MESSAGE_SIZE)
+def upstream() -> Iterator[MailServer]:
+    with running(free_config()) as server:
+        yield server
+
+
+@pytest.fixture
+def server_config(upstream: MailServer) -> Config:
+    return relaying(
+        upstream,
+        relay_allow=("*@example.com",),
+        relay_auto=f'subject:"{QUEUED}"',
+        max_message_size=MAX_MESSAGE_SIZE,
+    )
 
 
 class Checker:
@@ -102,6 +117,53 @@ def send_mail(smtp_address: tuple[str, int]) -> set[str]:
         return set(client.send_message(message))
 
 
+def fault_upstream(upstream: MailServer, **rule: Any) -> None:
+    with api_of(upstream) as up:
+        assert up.post("/api/faults", json=rule).status_code == 201
+
+
+def failed_relay(checker: Checker, upstream: MailServer, smtp_address: tuple[str, int]) -> str:
+    """Sends a message --relay-auto takes while the upstream refuses it; returns its failed queue item."""
+    fault_upstream(upstream, stage="data", code=554, times=1)
+    with smtplib.SMTP(*smtp_address, timeout=30) as client:
+        client.sendmail("app@example.com", ["ann@example.com"], f"Subject: {QUEUED}\r\n\r\nx\r\n")
+
+    def failed() -> list[dict[str, Any]]:
+        items = checker.call("get", "/api/relay/queue").json()["items"]
+        return [item for item in items if item["state"] == "failed"]
+
+    item_id: str = wait_until(failed, what="a failed relay")[0]["id"]
+    return item_id
+
+
+def check_relay_routes(
+    checker: Checker,
+    ws: ClientConnection,
+    upstream: MailServer,
+    smtp_address: tuple[str, int],
+    message_id: str,
+) -> None:
+    release = "/api/messages/{id}/release"
+    url = f"/api/messages/{message_id}/release"
+    assert checker.call("post", release, url, json={"to": ["ann@example.com"]}).status_code == 200
+    assert receive_until(ws, checker, "message.released")["data"]["id"] == message_id
+    assert checker.call("post", release, url).json()["to"] == ["ann@example.com"]  # no body: the envelope's
+    checker.call("post", release, url, json={"to": ["ann@example.com\r\nDATA"]})
+    checker.call("post", release, url, json={"to": ["eve@elsewhere.test"]})
+    checker.call("post", release, f"/api/messages/{UNKNOWN}/release", json={})
+    fault_upstream(upstream, stage="data", code=554, times=1)
+    assert checker.call("post", release, url, json={}).status_code == 502
+    retry, drop = "/api/relay/queue/{id}/retry", "/api/relay/queue/{id}"
+    item = failed_relay(checker, upstream, smtp_address)
+    assert checker.call("post", retry, f"/api/relay/queue/{item}/retry").json()["state"] == "queued"
+    item = failed_relay(checker, upstream, smtp_address)
+    checker.call("delete", drop, f"/api/relay/queue/{item}")
+    checker.call("post", retry, f"/api/relay/queue/{UNKNOWN}/retry")
+    checker.call("delete", drop, f"/api/relay/queue/{UNKNOWN}")
+    checker.call("delete", "/api/messages", params={"q": f'subject:"{QUEUED}"'})
+    assert len(receive_until(ws, checker, "message.deleted")["data"]["ids"]) == 2
+
+
 def receive_until(ws: ClientConnection, checker: Checker, kind: str) -> dict[str, Any]:
     while True:
         data = checker.frame(ws.recv(timeout=30))
@@ -110,7 +172,7 @@ def receive_until(ws: ClientConnection, checker: Checker, kind: str) -> dict[str
 
 
 def test_every_route_answers_what_the_document_says(
-    server: MailServer, api: httpx.Client, smtp_address: tuple[str, int]
+    server: MailServer, api: httpx.Client, smtp_address: tuple[str, int], upstream: MailServer
 ) -> None:
     checker = Checker(api)
     assert documented(checker.document) == served(server)
@@ -182,6 +244,8 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/faults/{id}", f"/api/faults/{UNKNOWN}")
         checker.call("delete", "/api/faults")
 
+        check_relay_routes(checker, ws, upstream, smtp_address, message_id)
+
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{message_id}")
         assert receive_until(ws, checker, "message.deleted")["data"] == {"ids": [message_id]}
         checker.call("delete", "/api/messages/{id}", f"/api/messages/{UNKNOWN}")
@@ -211,8 +275,9 @@ def test_every_route_answers_what_the_document_says(
                 checker.call(method, path, url, content=b"{}", headers={"Content-Type": "text/plain"})
 
     # Every documented answer was seen, except those this server cannot give here: the websocket's
-    # handshake answers (checked through the frames above) and a store that cannot write.
-    untested = {"101", "403", "503"}
+    # handshake answers (checked through the frames above), a store that cannot write, and the relay
+    # routes' 409 of a server without --relay (the next test).
+    untested = {"101", "403", "503", "409"}
     for path, method in documented(checker.document):
         responses = checker.document["paths"][path][method]["responses"]
         wanted = {int(status) for status in responses if status.isdigit() and status not in untested}
@@ -221,7 +286,21 @@ def test_every_route_answers_what_the_document_says(
         assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, "put")}, path
 
 
-@pytest.mark.parametrize("name", ["Message", "Session", "FaultRule", "Stats", "MessageSummary"])
+def test_relay_routes_without_a_relay_answer_409() -> None:
+    with running(free_config()) as server, api_of(server) as api:
+        checker = Checker(api)
+        for method, path in [
+            ("post", "/api/messages/{id}/release"),
+            ("get", "/api/relay/queue"),
+            ("post", "/api/relay/queue/{id}/retry"),
+            ("delete", "/api/relay/queue/{id}"),
+        ]:
+            assert checker.call(method, path, path.replace("{id}", UNKNOWN)).status_code == 409
+
+
+@pytest.mark.parametrize(
+    "name", ["Message", "Session", "FaultRule", "Stats", "MessageSummary", "Release", "RelayQueue"]
+)
 def test_response_schemas_refuse_unknown_fields(api: httpx.Client, name: str) -> None:
     """A field the server sends but the document lacks fails the validation above."""
     document = api.get("/api/openapi.json").json()
