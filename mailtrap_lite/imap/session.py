@@ -251,6 +251,12 @@ class IMAPSession:
         if context is None or self.tls_active:
             return "BAD STARTTLS is not available here"
         await self.send(f"{command.tag} OK begin TLS negotiation now\r\n".encode())
+        # What came with STARTTLS is plaintext an attacker could have injected (RFC 3501 §6.2.1 as RFC
+        # 3207 §4.2): dropped. StreamReader has no public way to take only what it holds already.
+        held = len(getattr(self.reader, "_buffer", b""))
+        if held:
+            await self.reader.readexactly(held)
+            self.transcript.note(f"{held} bytes sent with STARTTLS dropped")
         await self.writer.start_tls(context)
         self.tls_active = True
         self._note_tls()

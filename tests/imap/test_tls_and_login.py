@@ -126,3 +126,15 @@ def test_mailbox_access_lists_the_other_mailboxes_a_login_may_read(tmp_path: Pat
         bob.logout()
     finally:
         server.stop()
+
+
+def test_commands_sent_with_starttls_are_dropped() -> None:
+    server = run({"tls_self_signed": True})
+    try:
+        with Wire(imap_address(server)) as wire:
+            wire.send(b"a STARTTLS\r\nb LOGIN default x\r\n")  # the second line rides in plaintext
+            assert wire.line() == b"a OK begin TLS negotiation now\r\n"
+            wire.sock = client_context(server).wrap_socket(wire.sock, server_hostname="localhost")
+            assert wire.ask("c", "SELECT INBOX") == [b"c BAD log in first\r\n"]  # b was never run
+    finally:
+        server.stop()
