@@ -23,6 +23,7 @@ from mailtrap_lite.config import Config, HostPort, exposure_warning, parse_base_
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.imap.server import IMAPHost
 from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.pop3.server import POP3Host
 from mailtrap_lite.relay.relayer import Relayer
@@ -57,6 +58,8 @@ class Addresses:
     base_path: str = ""  # --base-path, without its trailing slash
     pop3: HostPort | None = None
     pop3s: HostPort | None = None
+    imap: HostPort | None = None
+    imaps: HostPort | None = None
 
     @property
     def url(self) -> str:
@@ -111,6 +114,7 @@ class MailServer:
         self.webhooks = WebhookDispatcher(
             webhooks.settings_from_config(self.config, self.version), self.service.subscribe
         )
+        self.imap = IMAPHost(self.config, self.service, self.smtp.credentials, self.tls_context)
         self.relay = Relayer(self.config, self.service) if self.config.relay is not None else None
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -153,6 +157,16 @@ class MailServer:
                 await self.smtp.close()
                 await self.pop3.close()
                 raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
+        imap: list[HostPort | None] = []
+        for address, implicit in ((self.config.imap, False), (self.config.imaps, True)):
+            try:
+                imap.append(await self.imap.listen(address, implicit_tls=implicit) if address else None)
+            except OSError as error:
+                http_socket.close()
+                await self.smtp.close()
+                await self.pop3.close()
+                await self.imap.close()
+                raise StartupError(f"cannot listen for IMAP on {address}: {error.strerror}") from error
         if self.relay is not None:
             await self.relay.start()
         ctx = WebContext(
@@ -182,6 +196,8 @@ class MailServer:
             self.config.base_path,
             pop3=pop3[0],
             pop3s=pop3[1],
+            imap=imap[0],
+            imaps=imap[1],
         )
         if self.config.webhook:
             self.webhooks.start()
@@ -221,6 +237,7 @@ class MailServer:
         await self.smtp.close()
         await self.pop3.close()
         await self.webhooks.close()
+        await self.imap.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             try:

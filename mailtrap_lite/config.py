@@ -69,6 +69,8 @@ class Config:
     smtps: HostPort | None = None
     pop3: HostPort | None = None
     pop3s: HostPort | None = None
+    imap: HostPort | None = None
+    imaps: HostPort | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed: bool = False
@@ -428,6 +430,20 @@ OPTIONS: tuple[Option, ...] = (
         parse_host_port,
         default_text="off",
     ),
+    Option(
+        "imap",
+        "IMAP listener (STARTTLS offered when TLS is configured); the username names the mailbox",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "imaps",
+        "implicit-TLS IMAP listener (needs TLS material)",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
     Option("tls_cert", "PEM certificate chain for STARTTLS and --smtps", "FILE", parse_existing_file),
     Option("tls_key", "PEM private key for --tls-cert", "FILE", parse_existing_file),
     Option("tls_self_signed", "generate a self-signed certificate at start"),
@@ -662,7 +678,7 @@ def validate(config: Config) -> Config:
         raise ConfigError("--tls-cert and --tls-key go together")
     if config.tls_cert is not None and config.tls_self_signed:
         raise ConfigError("--tls-self-signed cannot be combined with --tls-cert/--tls-key")
-    for name in ("smtps", "pop3s", "require_tls"):
+    for name in ("smtps", "pop3s", "imaps", "require_tls"):
         if getattr(config, name) and not config.tls_enabled:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")

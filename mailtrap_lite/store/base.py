@@ -30,6 +30,11 @@ backend must guarantee:
 - Releases and the relay queue: ``add_release`` appends a release to a message and settles the queue
   item it came from in one durable write, so that a forward the next hop accepted is never queued again
   once ``add_release`` returned. Queue items outlive a restart in a store that is durable.
+- UIDs (IMAP, RFC 3501 §2.3.1.1): the store gives every message it keeps a ``summary.uid`` from one
+  store-wide counter, 1 to 2**32 - 1, never reused (not even after deletion), so UIDs are strictly
+  ascending in every mailbox in arrival order. ``uid_state`` says what the next UID will be and the
+  store's UIDVALIDITY, which changes only when the counter starts again (a new memory store, a new
+  database file); a persistent store keeps both across restarts.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -84,6 +89,12 @@ def stream_of(raw: bytes) -> RawStream:
 class TagCount:
     name: str  # as ``tag:`` compares it (``search.tag_key``)
     count: int  # messages with the tag
+
+
+@dataclass(frozen=True, slots=True)
+class UidState:
+    validity: int  # UIDVALIDITY: 1 to 2**32 - 1
+    next: int  # the UID the next message stored will get
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +204,8 @@ class Store(Protocol):
         sessions left without messages; returns the dropped ids."""
 
     async def stats(self) -> StoreStats: ...
+
+    async def uid_state(self) -> UidState: ...
 
     async def add_release(
         self, message_id: str, release: Release, item: RelayItem | None = None

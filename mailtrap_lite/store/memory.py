@@ -19,7 +19,15 @@ from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
 from mailtrap_lite.search import Query, flag_row_values, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreStats, TagCount, stream_of
+from mailtrap_lite.store.base import (
+    MailboxStats,
+    RawStream,
+    Retention,
+    StoreStats,
+    TagCount,
+    UidState,
+    stream_of,
+)
 from mailtrap_lite.tags import TagRule, merge, tag_stored
 
 
@@ -59,6 +67,8 @@ class MemoryStore:
         self._added = 0
         self._boxes: dict[str, _Box] = {}
         self._live: dict[str, int] = {}  # per session id: how many of its messages are stored
+        self._last_uid = 0
+        self._uid_validity = int(time.time()) % 0xFFFFFFFF or 1  # a new store counts UIDs from 1 again
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
@@ -87,9 +97,13 @@ class MemoryStore:
         else:
             stored = build_tagged(*build)
         await self.add(stored, arrival.session)
-        return stored
+        return self._messages[stored.summary.id]
 
     async def add(self, message: StoredMessage, session: Session) -> None:
+        self._last_uid += 1
+        message = dataclasses.replace(
+            message, summary=dataclasses.replace(message.summary, uid=self._last_uid)
+        )
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
         summary = message.summary
@@ -327,6 +341,9 @@ class MemoryStore:
         empty = [sid for sid in self._sessions if sid not in delivered]
         for session_id in empty[: max(0, len(empty) - retention.max_messages)]:
             del self._sessions[session_id]
+
+    async def uid_state(self) -> UidState:
+        return UidState(self._uid_validity, self._last_uid + 1)
 
     async def stats(self) -> StoreStats:
         return StoreStats(

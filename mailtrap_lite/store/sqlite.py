@@ -31,6 +31,7 @@ from mailtrap_lite.store.base import (
     Retention,
     StoreStats,
     TagCount,
+    UidState,
     stream_of,
 )
 from mailtrap_lite.store.codec import decode, summary_from_json
@@ -398,6 +399,15 @@ class SQLiteStore:
         """Bring the full-text index up to date now rather than when the writer is next idle."""
         while await self._write_side().run("index_slice"):
             pass
+
+    async def uid_state(self) -> UidState:
+        row = await self._read_one(
+            "SELECT uid_validity, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1 "
+            "FROM counters",
+            (),
+        )
+        assert row is not None  # the counters row exists from version 2 on
+        return UidState(int(row[0]), int(row[1]))
 
     async def stats(self) -> StoreStats:
         def read(db: sqlite3.Connection) -> tuple[int, ...]:

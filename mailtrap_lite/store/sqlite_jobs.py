@@ -136,21 +136,28 @@ def _parse(
 def _insert_parsed(
     db: sqlite3.Connection, change: _SessionChange, stored: StoredMessage
 ) -> tuple[MessageSummary, str]:
-    _insert_message(db, change, stored)
-    return stored.summary, stored.body_text
+    return _insert_message(db, change, stored), stored.body_text
 
 
 @job("insert_message")
-def _insert_message(db: sqlite3.Connection, change: _SessionChange, message: StoredMessage) -> None:
+def _insert_message(db: sqlite3.Connection, change: _SessionChange, message: StoredMessage) -> MessageSummary:
     _save_session(db, change)
-    row = sql_row_values(message.summary, message.body_text)
-    row["session_id"] = message.summary.session_id
-    row["summary"] = encode(message.summary)
+    # The message's UID is its seq, which AUTOINCREMENT never reuses: the next one, named explicitly so
+    # that the summary stored carries it.
+    (uid,) = db.execute(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1"
+    ).fetchone()
+    summary = dataclasses.replace(message.summary, uid=uid)
+    row = sql_row_values(summary, message.body_text)
+    row["seq"] = uid
+    row["session_id"] = summary.session_id
+    row["summary"] = encode(summary)
     cursor = db.execute(
         f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
     )
     db.execute("INSERT INTO raw (seq, data) VALUES (?, ?)", (cursor.lastrowid, message.raw))
-    _index_tags(db, cursor.lastrowid, message.summary.tags)
+    _index_tags(db, cursor.lastrowid, summary.tags)
+    return summary
 
 
 def _index_tags(db: sqlite3.Connection, seq: int | None, tags: Sequence[str]) -> None:
