@@ -118,6 +118,26 @@ def send_demo(smtp: HostPort) -> None:
         client.noop()
 
 
+def send_mailboxes(smtp: HostPort) -> None:
+    """Mail for two more mailboxes, tagged, sent last so that the other screenshots show one mailbox."""
+    with smtplib.SMTP(smtp.host, smtp.port) as client:
+        for box, subject, tags, body in (
+            ("billing", "Payment received", "payment, paid", "Thanks for your payment of 42.00 EUR."),
+            ("billing", "Invoice overdue", "reminder", "Your invoice #10431 is overdue."),
+            ("shop", "Your order has shipped", "order", "Your parcel is on its way."),
+        ):
+            message = EmailMessage()
+            message["From"] = f"Acme {box.title()} <{box}@acme.example>"
+            message["To"] = "bob@example.com"
+            message["Subject"] = subject
+            message["Date"] = "Thu, 26 Nov 2026 09:30:00 +0000"
+            message["Message-ID"] = make_msgid(domain="acme.example")
+            message["X-Mailtrap-Mailbox"] = box
+            message["X-Tags"] = tags
+            message.set_content(f"Hello Bob,\n\n{body}\n")
+            client.send_message(message)
+
+
 def main(out: Path = OUT) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
@@ -163,6 +183,12 @@ def main(out: Path = OUT) -> None:
             phone.goto(addresses.url)
             phone.get_by_role("option").first.wait_for()
             shoot(phone, "phone-list")
+            send_mailboxes(addresses.smtp)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(addresses.url + "/#/mailbox/billing/")
+            page.get_by_role("option").filter(has_text="Payment received").click()
+            page.locator("#message-panel").get_by_text("Thanks for your payment").wait_for()
+            shoot(page, "mailboxes")
             browser.close()
     finally:
         server.stop()

@@ -23,6 +23,7 @@ from mailtrap_lite.config import Config, HostPort, exposure_warning, parse_base_
 from mailtrap_lite.errors import MailtrapError, StoreUnavailable
 from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
+from mailtrap_lite.imap.server import IMAPHost
 from mailtrap_lite.mailboxes import Routing
 from mailtrap_lite.pop3.server import POP3Host
 from mailtrap_lite.relay.relayer import Relayer
@@ -31,6 +32,7 @@ from mailtrap_lite.smtp.server import SMTPHost
 from mailtrap_lite.smtp.tls import server_context
 from mailtrap_lite.store import create_store
 from mailtrap_lite.store.base import Retention, SharedStore
+from mailtrap_lite.tags import Tagging
 from mailtrap_lite.web.app import create_app
 from mailtrap_lite.web.context import WebContext
 from mailtrap_lite.web.prefix import under_prefix
@@ -56,6 +58,8 @@ class Addresses:
     base_path: str = ""  # --base-path, without its trailing slash
     pop3: HostPort | None = None
     pop3s: HostPort | None = None
+    imap: HostPort | None = None
+    imaps: HostPort | None = None
 
     @property
     def url(self) -> str:
@@ -97,6 +101,7 @@ class MailServer:
             retention_of(self.config),
             Routing(self.config.mailbox, self.config.mailbox_per_user),
         )
+        self.service.tagging = Tagging(self.config.tags_from_plus, self.config.tags_from_auth)
         self.faults = FaultEngine()
         for spec in self.config.fault:
             self.faults.add(spec.stage, spec.code, match=spec.match, times=spec.times)
@@ -109,6 +114,7 @@ class MailServer:
         self.webhooks = WebhookDispatcher(
             webhooks.settings_from_config(self.config, self.version), self.service.subscribe
         )
+        self.imap = IMAPHost(self.config, self.service, self.smtp.credentials, self.tls_context)
         self.relay = Relayer(self.config, self.service) if self.config.relay is not None else None
         self.addresses: Addresses | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -157,6 +163,16 @@ class MailServer:
                 await self.smtp.close()
                 await self.pop3.close()
                 raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
+        imap: list[HostPort | None] = []
+        for address, implicit in ((self.config.imap, False), (self.config.imaps, True)):
+            try:
+                imap.append(await self.imap.listen(address, implicit_tls=implicit) if address else None)
+            except OSError as error:
+                http_socket.close()
+                await self.smtp.close()
+                await self.pop3.close()
+                await self.imap.close()
+                raise StartupError(f"cannot listen for IMAP on {address}: {error.strerror}") from error
         if self.relay is not None:
             await self.relay.start()
         ctx = WebContext(
@@ -186,6 +202,8 @@ class MailServer:
             self.config.base_path,
             pop3=pop3[0],
             pop3s=pop3[1],
+            imap=imap[0],
+            imaps=imap[1],
         )
         if self.config.webhook:
             self.webhooks.start()
@@ -225,6 +243,7 @@ class MailServer:
         await self.smtp.close()
         await self.pop3.close()
         await self.webhooks.close()
+        await self.imap.close()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             try:

@@ -86,6 +86,10 @@ def describe(server: MailServer) -> str:
         lines.append(f"  POP3   {addresses.pop3} (username = mailbox)")
     if addresses.pop3s is not None:
         lines.append(f"  POP3S  {addresses.pop3s}")
+    if addresses.imap is not None:
+        lines.append(f"  IMAP   {addresses.imap} (username = mailbox)")
+    if addresses.imaps is not None:
+        lines.append(f"  IMAPS  {addresses.imaps}")
     lines += [
         f"  web UI {addresses.url}/",
         f"  store  {store} (keeps {server.config.max_messages} messages a mailbox)",

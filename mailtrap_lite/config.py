@@ -20,6 +20,7 @@ from mailtrap_lite.errors import ConfigError
 from mailtrap_lite.faults import MAX_RULES, STAGES
 from mailtrap_lite.mailboxes import MailboxError, Route, mailbox_name, parse_route
 from mailtrap_lite.search import QueryError, parse_query
+from mailtrap_lite.tags import TagRule, parse_rule
 
 ENV_PREFIX = "MAILTRAP_LITE_"
 MIB = 1024 * 1024
@@ -68,6 +69,8 @@ class Config:
     smtps: HostPort | None = None
     pop3: HostPort | None = None
     pop3s: HostPort | None = None
+    imap: HostPort | None = None
+    imaps: HostPort | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed: bool = False
@@ -112,6 +115,9 @@ class Config:
     webhook_secret_file: Path | None = None
     webhook_retry: float = 1.0
     webhook_attempts: int = 6
+    tag: tuple[TagRule, ...] = ()
+    tags_from_plus: bool = False
+    tags_from_auth: bool = False
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -343,6 +349,13 @@ def parse_origin(text: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+def parse_tag_rule(text: str) -> TagRule:
+    try:
+        return parse_rule(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def parse_base_path(text: str) -> str:
     """``/mail/`` → ``/mail``; ``/`` → "" (no prefix)."""
     path = text.strip()
@@ -418,6 +431,20 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "pop3s",
         "implicit-TLS POP3 listener (needs TLS material)",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "imap",
+        "IMAP listener (STARTTLS offered when TLS is configured); the username names the mailbox",
+        "HOST:PORT",
+        parse_host_port,
+        default_text="off",
+    ),
+    Option(
+        "imaps",
+        "implicit-TLS IMAP listener (needs TLS material)",
         "HOST:PORT",
         parse_host_port,
         default_text="off",
@@ -575,6 +602,17 @@ OPTIONS: tuple[Option, ...] = (
         env_separator=";",
     ),
     Option(
+        "tag",
+        "tag NAME every message that the search QUERY matches, repeatable (';' between them in the variable)",
+        "NAME=QUERY",
+        parse_tag_rule,
+        repeatable=True,
+        default_text="none",
+        env_separator=";",
+    ),
+    Option("tags_from_plus", "tag a message with its recipients' sub-addresses (ann+signup@x: signup)"),
+    Option("tags_from_auth", "tag a message with the SMTP AUTH username that sent it"),
+    Option(
         "webhook",
         "POST each new message's summary to this URL, repeatable (queued, retried, never delays the 250)",
         "URL",
@@ -646,7 +684,7 @@ def validate(config: Config) -> Config:
         raise ConfigError("--tls-cert and --tls-key go together")
     if config.tls_cert is not None and config.tls_self_signed:
         raise ConfigError("--tls-self-signed cannot be combined with --tls-cert/--tls-key")
-    for name in ("smtps", "pop3s", "require_tls"):
+    for name in ("smtps", "pop3s", "imaps", "require_tls"):
         if getattr(config, name) and not config.tls_enabled:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")

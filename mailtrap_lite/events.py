@@ -17,6 +17,7 @@ EventType = Literal[
     "message.new",
     "message.updated",
     "messages.updated",
+    "messages.tagged",
     "message.deleted",
     "messages.cleared",
     "session.ended",

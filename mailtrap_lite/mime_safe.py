@@ -254,8 +254,9 @@ def html_to_text(markup: str) -> str:
 
 
 def printable(text: str) -> str:
-    """Control characters out (they break terminals and full-text tokenizers); newlines and tabs kept."""
-    return _CONTROL.sub(" ", text)
+    """Control characters out (they break terminals and full-text tokenizers), newlines and tabs kept;
+    an undecodable byte's lone surrogate becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", text))
 
 
 def collapse(text: str) -> str:

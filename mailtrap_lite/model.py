@@ -232,6 +232,7 @@ class MessageSummary:
     tags: tuple[str, ...] = ()
     mailbox_rule: str = "default"  # why the message is in its mailbox: the rule that matched
     releases: tuple[Release, ...] = ()  # every forward to a real mail server, oldest first
+    uid: int = 0  # the store's IMAP UID (see store/base.py); 0 until a store has kept the message
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,12 @@ Matching. Text is compared lowercased with whitespace runs collapsed to one spac
 subject, From/To/Cc/Bcc (``name <address>``), the envelope sender, the accepted envelope recipients or
 the body text. ``from: to: cc: subject: rcpt: mail-from: warning:`` are substrings of one column;
 ``mailbox:`` and ``tag:`` are exact (case-insensitive); ``has:attachment``, ``has:warning``,
-``is:read``, ``is:unread``. ``larger:N`` is size > N, ``smaller:N`` size < N; N is ``500``, ``10k``,
-``2mb``... (units b, k, kb, m, mb, g, gb; 1k = 1024). Dates are ``YYYY-MM-DD`` (midnight UTC), an RFC 3339
-date-time (no offset means UTC) or an age ``30s 30m 2h 7d 1w`` (that long before ``now``).
-``before:D`` is received_at < D and ``after:D`` is received_at >= D, as in Gmail: ``after:2026-11-26``
-includes the whole of that day and ``after:D before:E`` is the half-open range [D, E).
+``is:read``, ``is:unread``, ``is:tagged`` (any tag), ``is:untagged``. ``larger:N`` is size > N,
+``smaller:N`` size < N; N is ``500``, ``10k``, ``2mb``... (units b, k, kb, m, mb, g, gb; 1k = 1024).
+Dates are ``YYYY-MM-DD`` (midnight UTC), an RFC 3339 date-time (no offset means UTC) or an age
+``30s 30m 2h 7d 1w`` (that long before ``now``). ``before:D`` is received_at < D and ``after:D`` is
+received_at >= D, as in Gmail: ``after:2026-11-26`` includes the whole of that day and
+``after:D before:E`` is the half-open range [D, E).
 
 Errors raise ``QueryError`` naming the problem and its 0-based position in the text. A query is at most
 ``MAX_QUERY_CHARS`` characters and ``MAX_QUERY_TERMS`` terms: matching costs time on the event loop in
@@ -69,10 +70,13 @@ __all__ = [
     "QueryError",
     "Term",
     "compile",
+    "flag_row_values",
     "matches",
     "parse_query",
     "required_substrings",
+    "required_tags",
     "sql_row_values",
+    "tag_key",
     "to_sql",
     "with_mailbox",
 ]
@@ -136,7 +140,7 @@ _CHOICES = {
         "warning": "warning",
         "warnings": "warning",
     },
-    "is": {"read": "read", "unread": "unread"},
+    "is": {"read": "read", "unread": "unread", "tagged": "tagged", "untagged": "untagged"},
 }
 FIELDS = frozenset(
     [*_SUBSTRING_COLUMNS, "mailbox", "tag", "has", "is", "before", "after", "larger", "smaller"]
@@ -339,6 +343,12 @@ def _positive_parts(term: Term) -> _Parts:
         return _Parts("attachments > 0", [], lambda row: bool(row["attachments"] > 0), ("attachments",))
     if field == "has" and value == "warning":
         return _Parts("warnings_text != ''", [], lambda row: row["warnings_text"] != "", ("warnings_text",))
+    if field == "is" and value in ("tagged", "untagged"):
+        op = "!=" if value == "tagged" else "="
+        tagged = value == "tagged"
+        return _Parts(
+            f"tags_text {op} ''", [], lambda row: (row["tags_text"] != "") == tagged, ("tags_text",)
+        )
     if field == "is" and value in ("read", "unread"):
         flag = int(value == "read")
         return _Parts("read = ?", [flag], lambda row: bool(row["read"] == flag), ("read",))
@@ -380,6 +390,11 @@ def required_substrings(query: Query) -> list[tuple[tuple[str, ...], str]]:
     return needed
 
 
+def required_tags(query: Query) -> list[str]:
+    """The tags (normalised) that every match of ``query`` carries: what a tag index may pre-filter on."""
+    return [term.value for term in query.terms if term.field == "tag" and not term.negated]
+
+
 @lru_cache(maxsize=128)
 def _plan(query: Query) -> tuple[_Pred, tuple[str, ...]]:
     # Field terms first: they are cheap, and most fail before a body is scanned.
@@ -399,6 +414,11 @@ def compile(query: Query) -> Callable[[Mapping[str, object]], bool]:
 
 def _address_text(addresses: Iterable[Address | None]) -> str:
     return "\n".join(_norm(f"{a.name} <{a.address}>" if a.name else f"<{a.address}>") for a in addresses if a)
+
+
+def tag_key(tag: str) -> str:
+    """A tag as ``tag:`` compares it (lower-cased, whitespace collapsed): what a tag index keys on."""
+    return _norm(tag)
 
 
 def _tags_text(tags: tuple[str, ...]) -> str:
@@ -430,6 +450,11 @@ _COLUMNS: dict[str, Callable[[MessageSummary, str], object]] = {
 def sql_row_values(summary: MessageSummary, body_text: str) -> dict[str, object]:
     """The ``messages`` columns for one message: what both stores search over."""
     return {name: column(summary, body_text) for name, column in _COLUMNS.items()}
+
+
+def flag_row_values(summary: MessageSummary) -> dict[str, object]:
+    """The ``messages`` columns that change after ingest (the read flag and the tags)."""
+    return {"read": int(summary.read), "tags_text": _tags_text(summary.tags)}
 
 
 def matches(query: Query, summary: MessageSummary, body_text: str) -> bool:

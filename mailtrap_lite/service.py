@@ -39,11 +39,12 @@ from mailtrap_lite.model import (
     utcnow,
 )
 from mailtrap_lite.read_cache import ReadCache
-from mailtrap_lite.search import Query, matches
+from mailtrap_lite.search import Query, Term, matches, tag_key
 from mailtrap_lite.session_log import SessionLog
 from mailtrap_lite.smtp import replies
-from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats
-from mailtrap_lite.wire import session_json
+from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, Store, StoreStats, TagCount
+from mailtrap_lite.tags import Tagging, normalize, normalize_all
+from mailtrap_lite.wire import MessagesTagged, record_json, session_json
 
 log = logging.getLogger("mailtrap_lite")
 
@@ -83,6 +84,7 @@ class MailService:
         self.hub = hub
         self.retention = retention
         self.routing = routing or Routing()
+        self.tagging = Tagging()  # where automatic tags come from: MailServer sets it from its Config
         self.started = time.time()
         self.received = 0
         self.received_bytes = 0
@@ -108,6 +110,7 @@ class MailService:
     async def ingest(self, arrival: Arrival) -> MessageSummary:
         mailbox, rule = self.routing.route(arrival)
         arrival = dataclasses.replace(arrival, mailbox=mailbox, mailbox_rule=rule)
+        arrival = dataclasses.replace(arrival, tags=self.tagging.arrival_tags(arrival))
         stored = await self.store.ingest(arrival)
         self.received += 1
         self.received_bytes += len(arrival.raw)
@@ -377,11 +380,53 @@ class MailService:
         self, message_id: str, *, read: bool | None = None, tags: tuple[str, ...] | None = None
     ) -> MessageSummary:
         resolved = await self.resolve_id(message_id)
+        if tags is not None:
+            tags = normalize_all(tags)
         updated = await self.store.update(resolved, read=read, tags=tags)
         if updated is None:
             raise NotFound(f"no message {message_id!r}")
         self.hub.publish(Event("message.updated", to_json(updated), updated))
         return updated
+
+    async def tags(self, query: Query | None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it."""
+        return await self.store.tag_counts(query)
+
+    async def retag(
+        self, query: Query | None, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        """Add and remove tags on every message matching ``query`` (all when None); TagError for a bad
+        tag. Returns the ids that changed, newest first; a ``messages.tagged`` event per mailbox lists
+        its messages that changed and how (so a client sees only its mailboxes' events)."""
+        added, removed = normalize_all(add), normalize_all(remove)
+        changed = await self.store.retag(query, add=added, remove=removed)
+        by_mailbox: dict[str, list[str]] = {}
+        for message_id, mailbox in changed:
+            by_mailbox.setdefault(mailbox, []).append(message_id)
+        for mailbox, in_mailbox in sorted(by_mailbox.items()):
+            tagged = MessagesTagged(mailbox, tuple(in_mailbox), added, removed)
+            self.hub.publish(Event("messages.tagged", record_json(tagged), mailbox))
+        return [message_id for message_id, _ in changed]
+
+    async def rename_tag(self, old: str, new: str, within: Query | None = None) -> list[str]:
+        """Rename a tag on every message (of those ``within`` matches; merging it into ``new`` where both
+        are); NotFound when no message has it."""
+        old_name, new_name = normalize(old), normalize(new)
+        if old_name == new_name:
+            return []
+        changed = await self.retag(_tagged(old_name, within), add=[new_name], remove=[old_name])
+        if not changed:
+            raise NotFound(f"no message has the tag {old_name!r}")
+        return changed
+
+    async def delete_tag(self, tag: str, within: Query | None = None) -> list[str]:
+        """Remove a tag from every message (of those ``within`` matches); NotFound when no message has
+        it."""
+        name = normalize(tag)
+        changed = await self.retag(_tagged(name, within), remove=[name])
+        if not changed:
+            raise NotFound(f"no message has the tag {name!r}")
+        return changed
 
     async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
         """Mark every message matching ``query`` read or unread; one ``messages.updated`` event says
@@ -419,6 +464,11 @@ class MailService:
         elif deleted:
             self.hub.publish(Event("message.deleted", {"ids": deleted}))
         return deleted
+
+
+def _tagged(tag: str, within: Query | None) -> Query:
+    """``within`` AND ``tag:<tag>``, for any tag."""
+    return Query((*(within.terms if within else ()), Term("tag", tag_key(tag))))
 
 
 def _message_bytes(message: Message) -> int:

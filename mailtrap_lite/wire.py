@@ -31,7 +31,7 @@ from mailtrap_lite.model import (
     json_fields,
     to_json,
 )
-from mailtrap_lite.store.base import MailboxStats
+from mailtrap_lite.store.base import MailboxStats, TagCount
 from mailtrap_lite.webhooks import WebhookStatus
 
 T = TypeVar("T")
@@ -101,6 +101,22 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class TagList:
+    """``GET /api/tags``: each tag and how many messages carry it, by name."""
+
+    tags: tuple[TagCount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Retagged:
+    """The answer of a tag rename, a tag deletion or ``POST /api/messages/tags``: the messages whose tags
+    changed, newest first."""
+
+    changed: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MailboxList:
     mailboxes: tuple[MailboxStats, ...]
 
@@ -112,6 +128,17 @@ class Marked:
     read: bool
     changed: int
     ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesTagged:
+    """The ``messages.tagged`` event: each of ``ids`` (messages of ``mailbox``) lost the tags ``remove``,
+    then gained those of ``add`` it lacked."""
+
+    mailbox: str
+    ids: tuple[str, ...]
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,13 +351,14 @@ def _event(kind: str, data: JSON) -> JSON:
 _RECORDS: tuple[type, ...] = (
     Attachment, Envelope, MessageSummary, MessageWarning, Part, Session, MessageList, SessionList, Deleted,
     FaultsDeleted, Stats, Error, MailboxList, Marked, WebhookStatus, Release, Released, RelayItem,
-    RelayQueue,
+    RelayQueue, TagList, Retagged,
 )  # fmt: skip
 
 
-def _schemas() -> dict[str, JSON]:
+def schemas_for(records: Sequence[type]) -> dict[str, JSON]:
+    """The JSON Schema of each of these dataclasses and of every dataclass they nest, by class name."""
     found: dict[str, JSON] = {}
-    pending = list(_RECORDS)
+    pending = list(records)
     while pending:
         cls = pending.pop()
         if cls.__name__ in found:
@@ -338,6 +366,11 @@ def _schemas() -> dict[str, JSON]:
         found[cls.__name__] = _object(cls)
         nested = _nested(_hints(cls).values())
         pending += [h for h in nested if isinstance(h, type) and dataclasses.is_dataclass(h)]
+    return found
+
+
+def _schemas() -> dict[str, JSON]:
+    found = schemas_for(_RECORDS)
     found["Message"] = _merged(_object(MessageSummary), _object(Message, frozenset({_SUMMARY_FLATTENED})))
     found["FaultRule"] = _merged(_object(FaultRule), _object(FaultCounters))
     found["FaultList"] = {
@@ -356,6 +389,7 @@ def _schemas() -> dict[str, JSON]:
             _event("messages.updated", _object(MessagesUpdated)),
             _event("message.deleted", {"oneOf": [_object(Ids), _object(Pruned)]}),
             _event("messages.cleared", _object(Ids)),
+            _event("messages.tagged", _object(MessagesTagged)),
             _event("session.ended", _ref("SessionWithoutTranscript")),
             _event("message.released", _ref("Released")),
             _event("subscribed", _object(Subscribed)),

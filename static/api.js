@@ -43,14 +43,21 @@ export const partUrl = (id, partId) => messageUrl(id, `/parts/${enc(partId)}`);
 export const htmlUrl = (id, remote) => messageUrl(id, remote ? "/html?remote=1" : "/html");
 export const rawUrl = (id) => messageUrl(id, "/raw");
 
-export const listMessages = (q, limit, offset) =>
-  request("GET", "api/messages", { params: { q, limit, offset } });
+// `mailbox` (null: every mailbox the user may see) scopes each listing and bulk change.
+export const listMessages = (q, mailbox, limit, offset) =>
+  request("GET", "api/messages", { params: { q, mailbox, limit, offset } });
 export const getMessage = (id) => request("GET", messageUrl(id));
 export const getMessageSession = (id) => request("GET", messageUrl(id, "/session"));
 export const setRead = (id, read) => request("PATCH", messageUrl(id), { body: { read } });
+export const setTags = (id, tags) => request("PATCH", messageUrl(id), { body: { tags } });
 export const deleteMessage = (id) => request("DELETE", messageUrl(id));
-export const deleteAll = (q) => request("DELETE", "api/messages", { params: { q } });
-export const listSessions = (limit, offset) => request("GET", "api/sessions", { params: { limit, offset } });
+export const deleteAll = (q, mailbox) => request("DELETE", "api/messages", { params: { q, mailbox } });
+export const markAllRead = (q, mailbox) =>
+  request("POST", "api/messages/read", { body: { query: q || undefined, mailbox: mailbox ?? undefined } });
+export const listSessions = (mailbox, limit, offset) =>
+  request("GET", "api/sessions", { params: { mailbox, limit, offset } });
+export const listMailboxes = () => request("GET", "api/mailboxes");
+export const listTags = (mailbox) => request("GET", "api/tags", { params: { mailbox } });
 
 // A release answers its record both when sent (200) and when the next hop refused it or could not be
 // reached (502); any other status is an error with the server's reason (no relay, a refused recipient).

@@ -91,3 +91,11 @@ export function icon(name, label) {
 export function flagged(warnings) {
   return (warnings ?? []).filter((w) => w.severity !== "info");
 }
+
+// Re-render a part of the page without losing the keyboard focus: the element that had it is found again
+// by its `attribute` (e.g. data-tag) in the new content.
+export function keepingFocus(root, attribute, render) {
+  const focused = root.contains(document.activeElement) ? document.activeElement.getAttribute(attribute) : null;
+  render();
+  if (focused !== null) root.querySelector(`[${attribute}="${CSS.escape(focused)}"]`)?.focus();
+}

@@ -3,6 +3,7 @@
 
 import { listMessages } from "./api.js";
 import { flagged, formatAddress, formatWhen, h, icon } from "./dom.js";
+import { rowChips } from "./tags.js";
 
 const ROW_HEIGHT = 76;
 const PAGE_SIZE = 100;
@@ -10,14 +11,16 @@ const OVERSCAN = 8;
 const REFRESH_EVERY_MS = 150;
 
 export class MessageList {
-  constructor(root, { onOpen, onCounts, onError }) {
+  constructor(root, { onOpen, onCounts, onError, onTag }) {
     this.root = root;
     this.onOpen = onOpen;
+    this.onTag = onTag;
     this.onCounts = onCounts;
     this.onError = onError;
     this.spacer = h("div", { class: "list-spacer" });
     root.append(this.spacer);
     this.query = "";
+    this.mailbox = null; // null: every mailbox
     this.total = 0;
     this.unread = 0;
     this.loaded = false;
@@ -32,6 +35,8 @@ export class MessageList {
     this.lastRefresh = 0;
     root.addEventListener("scroll", () => this.scheduleRender());
     root.addEventListener("click", (event) => {
+      const chip = event.target.closest(".tag-chip");
+      if (chip) return this.onTag(chip.dataset.tag);
       const row = event.target.closest("[role=option]");
       if (row) this.activate(Number(row.dataset.index), true);
     });
@@ -39,8 +44,9 @@ export class MessageList {
     new ResizeObserver(() => this.scheduleRender()).observe(root);
   }
 
-  setQuery(query) {
+  setQuery(query, mailbox = this.mailbox) {
     this.query = query;
+    this.mailbox = mailbox;
     this.pages.clear();
     this.inflight.clear();
     this.generation += 1;
@@ -82,10 +88,11 @@ export class MessageList {
     const cached = this.pages.get(page);
     if (cached?.generation === generation || this.inflight.get(page) === generation) return;
     this.inflight.set(page, generation);
-    const query = this.query;
+    const { query, mailbox } = this;
+    const current = () => query === this.query && mailbox === this.mailbox;
     try {
-      const result = await listMessages(query, PAGE_SIZE, page * PAGE_SIZE);
-      if (query !== this.query) return;
+      const result = await listMessages(query, mailbox, PAGE_SIZE, page * PAGE_SIZE);
+      if (!current()) return;
       const newer = this.pages.get(page);
       if (!newer || newer.generation <= generation) {
         this.pages.set(page, { generation, items: result.messages });
@@ -97,7 +104,7 @@ export class MessageList {
       this.openPending();
       this.scheduleRender();
     } catch (error) {
-      if (query === this.query) this.onError(error);
+      if (current()) this.onError(error);
     } finally {
       if (this.inflight.get(page) === generation) this.inflight.delete(page);
     }
@@ -170,6 +177,7 @@ export class MessageList {
         { class: "row-top" },
         item.read ? null : h("span", { class: "unread-dot", title: "Unread" }, h("span", { class: "visually-hidden", text: "Unread: " })),
         h("span", { class: "row-from", text: sender }),
+        rowChips(item.tags),
         item.attachments
           ? h("span", { class: "row-clip", title: `${item.attachments} attachment(s)` }, icon("clip", `${item.attachments} attachment(s)`))
           : null,

@@ -15,6 +15,7 @@ export class Live extends EventTarget {
     super();
     this.indicator = indicator;
     this.query = "";
+    this.mailbox = null;
     this.backoff = 250;
     this.socket = null;
     this.everOpened = false;
@@ -72,14 +73,16 @@ export class Live extends EventTarget {
     this.watchdog = setTimeout(() => this.socket?.close(), SILENCE_MS);
   }
 
-  subscribe(query) {
+  // New mail matching the query, and new and changed mail of the mailbox (null: every mailbox).
+  subscribe(query, mailbox) {
     this.query = query;
+    this.mailbox = mailbox;
     this.sendSubscribe();
   }
 
   sendSubscribe() {
     if (this.socket?.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify({ subscribe: this.query }));
+      this.socket.send(JSON.stringify({ subscribe: this.query, mailbox: this.mailbox }));
     }
   }
 }

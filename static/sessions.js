@@ -1,5 +1,5 @@
 // The sessions view: every SMTP connection, including those that delivered nothing, and every POP3
-// connection that read mail, newest first.
+// connection that read mail, newest first. In one mailbox: the sessions that delivered mail still there.
 
 import { listSessions } from "./api.js";
 import { clear, formatFull, h } from "./dom.js";
@@ -8,8 +8,10 @@ import { renderTranscript } from "./transcript.js";
 const PAGE_SIZE = 50;
 
 export class SessionsView {
-  constructor(root, counts, prev, next) {
+  constructor(root, counts, prev, next, { linkFor }) {
     this.root = root;
+    this.linkFor = linkFor;
+    this.mailbox = null;
     this.counts = counts;
     this.prev = prev;
     this.next = next;
@@ -26,6 +28,12 @@ export class SessionsView {
     this.load();
   }
 
+  show(mailbox) {
+    if (mailbox !== this.mailbox) this.offset = 0;
+    this.mailbox = mailbox;
+    this.load();
+  }
+
   refresh() {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.load(), 200);
@@ -34,14 +42,15 @@ export class SessionsView {
   async load() {
     let result;
     try {
-      result = await listSessions(PAGE_SIZE, this.offset);
+      result = await listSessions(this.mailbox, PAGE_SIZE, this.offset);
     } catch (error) {
       clear(this.root, h("p", { class: "error", text: error.message }));
       return;
     }
     this.total = result.total;
     const last = Math.min(this.offset + result.count, this.total);
-    this.counts.textContent = this.total ? `${this.offset + 1}–${last} of ${this.total}` : "No sessions yet";
+    const where = this.mailbox ? ` in mailbox ${this.mailbox}` : "";
+    this.counts.textContent = this.total ? `${this.offset + 1}–${last} of ${this.total}${where}` : `No sessions yet${where}`;
     this.prev.disabled = this.offset === 0;
     this.next.disabled = last >= this.total;
     // The list carries each session's transcript already: expanding one costs no request.
@@ -90,7 +99,7 @@ export class SessionsView {
             : h("span", { class: "badge none", text: "delivered nothing" }),
         session.error ? h("span", { class: "badge bad", text: session.error }) : null,
         session.ended_at ? null : h("span", { class: "badge live-badge", text: "open" }),
-        session.message_ids.map((id, n) => h("a", { href: `#/messages/${encodeURIComponent(id)}`, text: `message ${n + 1}` })),
+        session.message_ids.map((id, n) => h("a", { href: this.linkFor(id), text: `message ${n + 1}` })),
         toggle,
       ),
       body,

@@ -4,13 +4,17 @@ import { getMessage, rawUrl } from "./api.js";
 import { clear, flagged, formatAddresses, formatFull, formatSize, h } from "./dom.js";
 import { TABS } from "./panels.js";
 import { releaseForm } from "./release.js";
+import { TagEditor } from "./tags.js";
 
 export class MessageView {
-  constructor(root, { onDelete, onToggleRead, onClose }) {
+  constructor(root, { onDelete, onToggleRead, onClose, onTagsSaved, onTagFilter }) {
     this.root = root;
     this.onDelete = onDelete;
     this.onToggleRead = onToggleRead;
     this.onClose = onClose;
+    this.onTagsSaved = onTagsSaved;
+    this.onTagFilter = onTagFilter;
+    this.tags = null; // the TagEditor of the open message
     this.message = null;
     this.tab = null; // the tab the user chose last; kept across messages
     this.token = 0;
@@ -55,8 +59,13 @@ export class MessageView {
     if (button) button.textContent = read ? "Mark unread" : "Mark read";
   }
 
+  setTags(tags) {
+    if (this.message) this.tags.setTags(tags);
+  }
+
   render() {
     const m = this.message;
+    this.tags = new TagEditor(m, { onSaved: this.onTagsSaved, onFilter: this.onTagFilter });
     const fields = [
       ["From", m.from ? formatAddresses([m.from]) : m.envelope.mail_from || "(none)"],
       ["To", formatAddresses(m.to)],
@@ -64,6 +73,7 @@ export class MessageView {
       ["Bcc", formatAddresses(m.bcc)],
       ["Date", m.date ? formatFull(m.date) : "(no Date header)"],
       ["Received", `${formatFull(m.received_at)} · ${formatSize(m.size)}`],
+      ["Mailbox", m.mailbox ? `${m.mailbox} (${m.mailbox_rule})` : ""],
     ].filter(([, value]) => value);
     const header = h(
       "header",
@@ -79,6 +89,7 @@ export class MessageView {
       ),
       h("h2", { class: "subject", id: "message-subject", text: m.subject || "(no subject)" }),
       h("dl", { class: "fields" }, fields.map(([name, value]) => [h("dt", { text: name }), h("dd", { text: value })])),
+      this.tags.root,
       flagged(m.warnings).length
         ? h("p", { class: "warning-banner" }, `⚠ ${flagged(m.warnings).length} warning${flagged(m.warnings).length === 1 ? "" : "s"}: `, flagged(m.warnings).map((w) => w.code).join(", "), " — see Envelope.")
         : null,

@@ -57,6 +57,9 @@ def test_version() -> None:
         ((), {"MAILTRAP_LITE_MAX_MESSAGE_SIZE": "huge"}, "MAILTRAP_LITE_MAX_MESSAGE_SIZE"),
         (("--fault", "rcpt:200"), {}, "fault code must be 400-599"),
         (("--tls-cert", "/nonexistent.pem"), {}, "no such file"),
+        (("--tag", "welcome"), {}, "--tag: expected NAME=QUERY"),
+        (("--tag", "a,b=subject:x"), {}, "--tag: bad tag 'a,b'"),
+        ((), {"MAILTRAP_LITE_TAG": "x=nofield:y"}, "MAILTRAP_LITE_TAG: unknown field 'nofield'"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(args: tuple[str, ...], env: dict[str, str], fragment: str) -> None:

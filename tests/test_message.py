@@ -1171,3 +1171,12 @@ def test_nested_messages_past_the_depth_limit_stay_in_the_deepest_part() -> None
     outer = part_content(raw, "1")
     assert outer is not None and outer[2].endswith(b"the innermost text\r\n")
     assert "mime-limit" not in codes(full(nested_messages(MAX_DEPTH - 1)).warnings)
+
+
+def test_a_parse_defect_quoting_an_undecodable_byte_stays_valid_unicode() -> None:
+    # Found by the SMTP fuzz test: the defect's text held the lone surrogate of byte 0x80, which no JSON
+    # answer can carry (the message list answered 500).
+    summary = stored(b"\t\x80\r\n").summary
+    defects = [w.message for w in summary.warnings if w.code == "parse-defect"]
+    assert defects and all(message.encode("utf-8") for message in defects)
+    assert any("\ufffd" in message for message in defects)

@@ -18,8 +18,10 @@ from mailtrap_lite.search import (
     QueryError,
     Term,
     compile,
+    flag_row_values,
     matches,
     parse_query,
+    required_tags,
     sql_row_values,
     to_sql,
     with_mailbox,
@@ -180,7 +182,10 @@ def test_field_values_may_contain_colons() -> None:
         ("smaller:-5", "bad size '-5' for 'smaller:'"),
         ("larger:k", "bad size 'k'"),
         ("has:foo", "unknown value 'foo' for 'has:' at position 0 (known: attachment, warning)"),
-        ("a is:Starred", "unknown value 'Starred' for 'is:' at position 2 (known: read, unread)"),
+        (
+            "a is:Starred",
+            "unknown value 'Starred' for 'is:' at position 2 (known: read, tagged, unread, untagged)",
+        ),
     ],
 )
 def test_malformed_queries_say_what_and_where(text: str, message: str) -> None:
@@ -359,6 +364,28 @@ def test_mailbox_and_tag_match_exactly_ignoring_case() -> None:
     assert not hit("tag:urg", message)
     assert not hit("tag:not-urgent", summary(tags=("urgent",)))
     assert hit("-tag:urgent", summary())
+
+
+def test_is_tagged_and_untagged() -> None:
+    assert q("is:Tagged").terms == (Term("is", "tagged"),)
+    assert hit("is:tagged", summary(tags=("urgent",)))
+    assert not hit("is:tagged", summary())
+    assert hit("is:untagged", summary())
+    assert hit("-is:tagged", summary())
+    assert not hit("is:untagged", summary(tags=("x",)))
+    # A tag that is only whitespace is no tag, for the search as for the stores.
+    assert hit("is:untagged", summary(tags=("  ",)))
+
+
+def test_flag_row_values_are_the_row_values_that_change_after_ingest() -> None:
+    for message in (summary(), summary(read=True, tags=("Urgent", " x  y "))):
+        row = sql_row_values(message, "body")
+        assert flag_row_values(message) == {"read": row["read"], "tags_text": row["tags_text"]}
+
+
+def test_required_tags_are_the_positive_tag_terms() -> None:
+    assert required_tags(q('tag:A -tag:b is:tagged tag:"x  y" hello')) == ["a", "x y"]
+    assert required_tags(q("-tag:a")) == []
 
 
 def test_warnings_match_by_substring_and_has_warning() -> None:
@@ -559,6 +586,12 @@ EQUIVALENCE_QUERIES = [
     "-larger:10k",
     "larger:2mb",
     "ann -is:read has:attachment",
+    "is:tagged",
+    "-is:tagged",
+    "is:untagged",
+    "is:untagged -is:tagged",
+    "is:tagged -tag:urgent",
+    "tag:URGENT tag:x y",
 ]
 
 

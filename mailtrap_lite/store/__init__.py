@@ -12,11 +12,11 @@ __all__ = ["MemoryStore", "Retention", "Store", "StoreStats", "create_store"]
 
 def create_store(config: Config) -> Store:
     if config.db is None:
-        return MemoryStore()
+        return MemoryStore(tag_rules=config.tag)
     if isinstance(config.db, str):
         from mailtrap_lite.store.postgres import PostgresStore
 
-        return PostgresStore(config.db)
+        return PostgresStore(config.db, tag_rules=config.tag)
     from mailtrap_lite.store.sqlite import SQLiteStore
 
-    return SQLiteStore(config.db)
+    return SQLiteStore(config.db, tag_rules=config.tag)

@@ -17,6 +17,10 @@ backend must guarantee:
   with followed by the ids of the messages it stored for it since (``save_session`` at the end of a
   session passes them all). A store may keep private bookkeeping per session id (e.g. how much of a
   transcript it wrote) but never a live object that someone else changes.
+- Tags: ``ingest`` stores a message with its arrival's ``tags`` and then the name of every tag rule the
+  store was made with whose query matches the parsed message (``tags.tag_stored``). A store changes a
+  message's tags only as ``tags.merge`` does, and keeps an index so that a ``tag:`` search reads only
+  the messages with that tag, and counting tags reads no message's summary.
 - Mailboxes: each message is in one mailbox (``summary.mailbox``, lower-case), fixed at ingest. Listing
   one mailbox (a query that is one ``mailbox:`` term) must cost what listing everything costs, however
   many messages other mailboxes hold: keep an index per mailbox and per-mailbox counters.
@@ -26,6 +30,11 @@ backend must guarantee:
 - Releases and the relay queue: ``add_release`` appends a release to a message and settles the queue
   item it came from in one durable write, so that a forward the next hop accepted is never queued again
   once ``add_release`` returned. Queue items outlive a restart in a store that is durable.
+- UIDs (IMAP, RFC 3501 §2.3.1.1): the store gives every message it keeps a ``summary.uid`` from one
+  store-wide counter, 1 to 2**32 - 1, never reused (not even after deletion), so UIDs are strictly
+  ascending in every mailbox in arrival order. ``uid_state`` says what the next UID will be and the
+  store's UIDVALIDITY, which changes only when the counter starts again (a new memory store, a new
+  database file); a persistent store keeps both across restarts.
 - Every method is a coroutine so that a store may work off the event loop; all are called from the loop.
 """
 
@@ -76,6 +85,18 @@ def stream_of(raw: bytes) -> RawStream:
             yield bytes(view[start : start + RAW_CHUNK_BYTES])
 
     return RawStream(len(raw), chunks())
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str  # as ``tag:`` compares it (``search.tag_key``)
+    count: int  # messages with the tag
+
+
+@dataclass(frozen=True, slots=True)
+class UidState:
+    validity: int  # UIDVALIDITY: 1 to 2**32 - 1
+    next: int  # the UID the next message stored will get
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +175,17 @@ class Store(Protocol):
     async def delete_matching(self, query: Query | None) -> list[str]:
         """Delete every message matching ``query`` (all when None); returns the deleted ids."""
 
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        """Each tag of the messages matching ``query`` (all when None) and how many carry it, by name."""
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        """Change the tags of every message matching ``query`` (all when None) to
+        ``tags.merge(tags, add, remove)``: renaming a tag everywhere is ``retag(tag:old, add=(new,),
+        remove=(old,))``, deleting it ``retag(tag:old, remove=(old,))``. Returns (id, mailbox) of each
+        message whose tags changed, newest first."""
+
     async def list_sessions(
         self, *, limit: int = 50, offset: int = 0, mailboxes: frozenset[str] | None = None
     ) -> tuple[int, list[Session]]:
@@ -174,6 +206,8 @@ class Store(Protocol):
         sessions left without messages; returns the dropped ids."""
 
     async def stats(self) -> StoreStats: ...
+
+    async def uid_state(self) -> UidState: ...
 
     async def add_release(
         self, message_id: str, release: Release, item: RelayItem | None = None

@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import functools
+import heapq
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailtrap_lite.mailboxes import mailboxes_of, only_mailbox
 from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
 from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
-from mailtrap_lite.search import Query, sql_row_values
+from mailtrap_lite.search import Query, flag_row_values, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
-from mailtrap_lite.store.base import MailboxStats, RawStream, Retention, StoreStats, stream_of
+from mailtrap_lite.store.base import (
+    MailboxStats,
+    RawStream,
+    Retention,
+    StoreStats,
+    TagCount,
+    UidState,
+    stream_of,
+)
+from mailtrap_lite.tags import TagRule, merge, tag_stored
+
+
+def _build_tagged(tags: tuple[str, ...], rules: Sequence[TagRule], *build: Any) -> StoredMessage:
+    return tag_stored(build_message(*build), tags, rules)
 
 
 @dataclass(slots=True)
@@ -30,7 +47,8 @@ class _Box:
 class MemoryStore:
     kind = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, *, tag_rules: Sequence[TagRule] = ()) -> None:
+        self._tag_rules = tuple(tag_rules)
         self._messages: dict[str, StoredMessage] = {}
         # The normalised search columns of each message, computed once: searching 100k messages then
         # costs one predicate call each instead of re-normalising every body.
@@ -40,9 +58,17 @@ class MemoryStore:
         self._sessions: dict[str, Session] = {}
         self._stored_since: dict[str, list[str]] = {}
         self._bytes = 0
-        self._unread = 0  # kept up to date: counting 100k summaries per page view costs milliseconds
+        # Kept up to date: counting 100k summaries per page view costs milliseconds.
+        self._unread: set[str] = set()
+        # The tag index: per tag (as ``tag:`` compares it), the ids of its messages; and each message's
+        # place in ``_messages``, to list a tag's messages newest first without scanning the others.
+        self._tagged: dict[str, set[str]] = collections.defaultdict(set)
+        self._order: dict[str, int] = {}
+        self._added = 0
         self._boxes: dict[str, _Box] = {}
         self._live: dict[str, int] = {}  # per session id: how many of its messages are stored
+        self._last_uid = 0
+        self._uid_validity = int(time.time()) % 0xFFFFFFFF or 1  # a new store counts UIDs from 1 again
         # One thread parses large messages, one after another. Parsing holds the GIL most of the time, so
         # more threads would not parse faster; they would only take turns with the event loop for the GIL
         # and make it wait longer (measured in benchmarks/README.md).
@@ -65,19 +91,28 @@ class MemoryStore:
             arrival.mailbox,
             arrival.mailbox_rule,
         )
+        build_tagged = functools.partial(_build_tagged, arrival.tags, self._tag_rules)
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_message, *build)
+            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_tagged, *build)
         else:
-            stored = build_message(*build)
+            stored = build_tagged(*build)
         await self.add(stored, arrival.session)
-        return stored
+        return self._messages[stored.summary.id]
 
     async def add(self, message: StoredMessage, session: Session) -> None:
+        self._last_uid += 1
+        message = dataclasses.replace(
+            message, summary=dataclasses.replace(message.summary, uid=self._last_uid)
+        )
         self._messages[message.summary.id] = message
         self._rows[message.summary.id] = sql_row_values(message.summary, message.body_text)
         summary = message.summary
+        self._added += 1
+        self._order[summary.id] = self._added
+        self._index_tags(summary.id, (), summary.tags)
         self._bytes += summary.size
-        self._unread += not summary.read
+        if not summary.read:
+            self._unread.add(summary.id)
         box = self._boxes.setdefault(self._box_name(summary.id), _Box())
         box.ids[summary.id] = None
         box.bytes += summary.size
@@ -117,23 +152,41 @@ class MemoryStore:
         box = self._boxes.get(next(iter(names)))
         return (self._messages[i] for i in reversed(box.ids)) if box else ()
 
+    def _index_tags(self, message_id: str, old: Sequence[str], new: Sequence[str]) -> None:
+        for key in {tag_key(tag) for tag in old} - {tag_key(tag) for tag in new}:
+            self._tagged[key].discard(message_id)
+            if not self._tagged[key]:
+                del self._tagged[key]
+        for key in {tag_key(tag) for tag in new} - {""}:
+            self._tagged[key].add(message_id)
+
     def _matching(self, query: Query | None) -> list[StoredMessage]:
-        newest_first = self._newest_first(query)
         if not query:
-            return list(newest_first)
+            return list(reversed(self._messages.values()))
         accept = compile_query(query)
-        return [m for m in newest_first if accept(self._rows[m.summary.id])]
+        tags = required_tags(query)
+        if tags:  # only the messages of the rarest tag the query requires are candidates
+            fewest = min((self._tagged.get(tag, set()) for tag in tags), key=len)
+            candidates = sorted(fewest, key=self._order.__getitem__, reverse=True)
+            return [self._messages[i] for i in candidates if accept(self._rows[i])]
+        return [m for m in self._newest_first(query) if accept(self._rows[m.summary.id])]
 
     async def list_messages(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         mailbox = only_mailbox(query)
         if not query or mailbox is not None:  # from the counters: no need to build a list of every message
-            total, unread = len(self._messages), self._unread
+            total, unread = len(self._messages), len(self._unread)
             if mailbox is not None:
                 box = self._boxes.get(mailbox)
                 total, unread = (len(box.ids), box.unread) if box else (0, 0)
             newest_first = self._newest_first(query)
             page = tuple(m.summary for m in itertools.islice(newest_first, offset, offset + limit))
             return Page(total=total, unread=unread, messages=page)
+        tags = required_tags(query)
+        if len(tags) == len(query.terms):  # only tags: the index answers, no message is read
+            with_all = set.intersection(*(self._tagged.get(tag, set()) for tag in tags))
+            newest = heapq.nlargest(offset + limit, with_all, key=self._order.__getitem__)[offset:]
+            page = tuple(self._messages[i].summary for i in newest)
+            return Page(total=len(with_all), unread=len(with_all & self._unread), messages=page)
         found = self._matching(query)
         unread = sum(1 for m in found if not m.summary.read)
         page = tuple(m.summary for m in found[offset : offset + limit])
@@ -165,13 +218,14 @@ class MemoryStore:
             summary = dataclasses.replace(summary, read=read)
         if tags is not None:
             summary = dataclasses.replace(summary, tags=tags)
-        self._unread += stored.summary.read - summary.read
-        self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
-        self._messages[message_id] = dataclasses.replace(stored, summary=summary)
-        if tags is None:  # only the read column changes: marking a mailbox read re-normalises no body
-            self._rows[message_id]["read"] = int(summary.read)
+        if summary.read:
+            self._unread.discard(message_id)
         else:
-            self._rows[message_id] = sql_row_values(summary, stored.body_text)
+            self._unread.add(message_id)
+        self._boxes[self._box_name(message_id)].unread += stored.summary.read - summary.read
+        self._index_tags(message_id, stored.summary.tags, summary.tags)
+        self._messages[message_id] = dataclasses.replace(stored, summary=summary)
+        self._rows[message_id].update(flag_row_values(summary))
         return summary
 
     async def delete(self, message_ids: list[str]) -> list[str]:
@@ -183,8 +237,10 @@ class MemoryStore:
             summary = stored.summary
             name = self._box_name(message_id)
             del self._rows[message_id]
+            del self._order[message_id]
+            self._index_tags(message_id, summary.tags, ())
             self._bytes -= summary.size
-            self._unread -= not summary.read
+            self._unread.discard(message_id)
             box = self._boxes[name]
             del box.ids[message_id]
             box.bytes -= summary.size
@@ -200,6 +256,25 @@ class MemoryStore:
 
     async def delete_matching(self, query: Query | None) -> list[str]:
         return await self.delete([m.summary.id for m in self._matching(query)])
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        if not query:
+            counts = {tag: len(ids) for tag, ids in self._tagged.items()}
+        else:
+            found = self._matching(query)
+            counts = collections.Counter(key for m in found for key in {tag_key(t) for t in m.summary.tags})
+        return [TagCount(name, count) for name, count in sorted(counts.items())]
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        changed = []
+        for stored in self._matching(query):
+            tags = merge(stored.summary.tags, add, remove)
+            if tags != stored.summary.tags:
+                await self.update(stored.summary.id, tags=tags)
+                changed.append((stored.summary.id, stored.summary.mailbox))
+        return changed
 
     async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
         changed = [m.summary.id for m in self._matching(query) if m.summary.read != read]
@@ -267,11 +342,14 @@ class MemoryStore:
         for session_id in empty[: max(0, len(empty) - retention.max_messages)]:
             del self._sessions[session_id]
 
+    async def uid_state(self) -> UidState:
+        return UidState(self._uid_validity, self._last_uid + 1)
+
     async def stats(self) -> StoreStats:
         return StoreStats(
             kind=self.kind,
             messages=len(self._messages),
-            unread=self._unread,
+            unread=len(self._unread),
             sessions=len(self._sessions),
             bytes=self._bytes,
         )

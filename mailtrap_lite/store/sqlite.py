@@ -23,13 +23,15 @@ from typing import Any
 from mailtrap_lite.errors import StoreError
 from mailtrap_lite.mailboxes import only_mailbox
 from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
-from mailtrap_lite.search import Query
+from mailtrap_lite.search import Query, tag_key
 from mailtrap_lite.store.base import (
     RAW_CHUNK_BYTES,
     MailboxStats,
     RawStream,
     Retention,
     StoreStats,
+    TagCount,
+    UidState,
     stream_of,
 )
 from mailtrap_lite.store.codec import decode, summary_from_json
@@ -37,6 +39,7 @@ from mailtrap_lite.store.sqlite_db import connect, explain, where_clause
 from mailtrap_lite.store.sqlite_jobs import _load_session, _SessionChange
 from mailtrap_lite.store.sqlite_threads import ReadPool
 from mailtrap_lite.store.sqlite_writer import WriterProcess
+from mailtrap_lite.tags import TagRule
 
 READERS = 3
 MAX_BLOB_STREAMS = 32
@@ -48,10 +51,13 @@ DELETE_SLICE = 250
 class SQLiteStore:
     kind = "sqlite"
 
-    def __init__(self, path: Path | str, *, index_when_idle: bool = True) -> None:
+    def __init__(
+        self, path: Path | str, *, index_when_idle: bool = True, tag_rules: Sequence[TagRule] = ()
+    ) -> None:
         """``index_when_idle=False`` leaves the full-text index to ``index_now`` (searches are right
         either way, only slower on what is not indexed)."""
         self.path = Path(path)
+        self._tag_rules = tuple(tag_rules)
         self._index_when_idle = index_when_idle
         self._writer: WriterProcess | None = None
         self._readers: ReadPool | None = None
@@ -126,6 +132,8 @@ class SQLiteStore:
             arrival.eight_bit,
             arrival.mailbox,
             arrival.mailbox_rule,
+            arrival.tags,
+            self._tag_rules,
         )
         return StoredMessage(summary, arrival.raw, body_text)
 
@@ -300,6 +308,45 @@ class SQLiteStore:
         deleted: list[str] = await self._write_side().run("delete_seqs", rows)
         return deleted
 
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        where, params = where_clause(query) if query else ("1", [])
+        scope = "" if not query else f"WHERE seq IN (SELECT seq FROM messages WHERE {where})"
+
+        def read(db: sqlite3.Connection) -> list[TagCount]:
+            sql = f"SELECT tag, count(*) FROM message_tags {scope} GROUP BY tag ORDER BY tag"
+            return [TagCount(str(tag), int(count)) for tag, count in db.execute(sql, params)]
+
+        return await self._read_side().run(read)
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        where, params = where_clause(query) if query else ("1", [])
+        # Only messages that the change can change: with a tag to remove, or lacking a tag to add.
+        removing, adding = sorted({tag_key(t) for t in remove}), sorted({tag_key(t) for t in add})
+        can_change, more = [], list[object]()
+        if removing:
+            marks = ", ".join("?" * len(removing))
+            can_change.append(f"seq IN (SELECT seq FROM message_tags WHERE tag IN ({marks}))")
+            more += removing
+        if adding:
+            marks = ", ".join("?" * len(adding))
+            has = f"SELECT count(*) FROM message_tags AS t WHERE t.seq = messages.seq AND t.tag IN ({marks})"
+            can_change.append(f"({has}) < ?")
+            more += [*adding, len(adding)]
+        sql = f"SELECT seq FROM messages WHERE {where} AND ({' OR '.join(can_change) or '0'})"
+
+        def matching(db: sqlite3.Connection) -> list[int]:
+            return [int(row[0]) for row in db.execute(sql, [*params, *more])]
+
+        found = sorted(await self._read_side().run(matching), reverse=True)
+        changed: list[tuple[str, str]] = []
+        for start in range(0, len(found), DELETE_SLICE):  # in slices, as deletions go
+            changed += await self._write_side().run(
+                "retag_seqs", found[start : start + DELETE_SLICE], add, remove
+            )
+        return changed
+
     # --- sessions ----------------------------------------------------------------------------------------
 
     async def list_sessions(
@@ -352,6 +399,15 @@ class SQLiteStore:
         """Bring the full-text index up to date now rather than when the writer is next idle."""
         while await self._write_side().run("index_slice"):
             pass
+
+    async def uid_state(self) -> UidState:
+        row = await self._read_one(
+            "SELECT uid_validity, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1 "
+            "FROM counters",
+            (),
+        )
+        assert row is not None  # the counters row exists from version 2 on
+        return UidState(int(row[0]), int(row[1]))
 
     async def stats(self) -> StoreStats:
         def read(db: sqlite3.Connection) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from mailtrap_lite.search import Query, required_substrings, to_sql
+from mailtrap_lite.search import Query, required_substrings, required_tags, to_sql
 from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS
 
 _TRIGRAM = 3  # the FTS5 trigram tokenizer cannot look up anything shorter
@@ -51,8 +51,11 @@ def fts_match(query: Query) -> str | None:
 
 
 def where_clause(query: Query) -> tuple[str, list[object]]:
-    """The WHERE clause of ``to_sql``, behind the full-text pre-filter when there is one."""
+    """The WHERE clause of ``to_sql``, behind the tag index and the full-text pre-filter when they apply."""
     sql, params = to_sql(query)
+    for tag in required_tags(query):
+        sql = f"seq IN (SELECT seq FROM message_tags WHERE tag = ?) AND {sql}"
+        params = [tag, *params]
     match = fts_match(query)
     if match is None:
         return sql, params

@@ -25,10 +25,11 @@ from mailtrap_lite.model import (
     TranscriptLine,
     pickle_as_arguments,
 )
-from mailtrap_lite.search import sql_row_values
+from mailtrap_lite.search import flag_row_values, sql_row_values, tag_key
 from mailtrap_lite.store.base import Retention
 from mailtrap_lite.store.codec import encode, session_from_json, summary_from_json
 from mailtrap_lite.store.sqlite_schema import FTS_COLUMNS
+from mailtrap_lite.tags import TagRule, merge, tag_stored
 
 Prepare = Callable[..., tuple[object, ...]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -124,48 +125,89 @@ def _parse(
     eight_bit: bool,
     mailbox: str,
     mailbox_rule: str,
+    tags: tuple[str, ...],
+    tag_rules: tuple[TagRule, ...],
 ) -> tuple[_SessionChange, StoredMessage]:
-    return change, build_message(message_id, raw, envelope, change.bare.id, eight_bit, mailbox, mailbox_rule)
+    stored = build_message(message_id, raw, envelope, change.bare.id, eight_bit, mailbox, mailbox_rule)
+    return change, tag_stored(stored, tags, tag_rules)
 
 
 @job("insert_parsed", prepare=_parse)
 def _insert_parsed(
     db: sqlite3.Connection, change: _SessionChange, stored: StoredMessage
 ) -> tuple[MessageSummary, str]:
-    _insert_message(db, change, stored)
-    return stored.summary, stored.body_text
+    return _insert_message(db, change, stored), stored.body_text
 
 
 @job("insert_message")
-def _insert_message(db: sqlite3.Connection, change: _SessionChange, message: StoredMessage) -> None:
+def _insert_message(db: sqlite3.Connection, change: _SessionChange, message: StoredMessage) -> MessageSummary:
     _save_session(db, change)
-    row = sql_row_values(message.summary, message.body_text)
-    row["session_id"] = message.summary.session_id
-    row["summary"] = encode(message.summary)
+    # The message's UID is its seq, which AUTOINCREMENT never reuses: the next one, named explicitly so
+    # that the summary stored carries it.
+    (uid,) = db.execute(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0) + 1"
+    ).fetchone()
+    summary = dataclasses.replace(message.summary, uid=uid)
+    row = sql_row_values(summary, message.body_text)
+    row["seq"] = uid
+    row["session_id"] = summary.session_id
+    row["summary"] = encode(summary)
     cursor = db.execute(
         f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
     )
     db.execute("INSERT INTO raw (seq, data) VALUES (?, ?)", (cursor.lastrowid, message.raw))
+    _index_tags(db, cursor.lastrowid, summary.tags)
+    return summary
+
+
+def _index_tags(db: sqlite3.Connection, seq: int | None, tags: Sequence[str]) -> None:
+    keys = {tag_key(tag) for tag in tags} - {""}
+    db.executemany("INSERT INTO message_tags (tag, seq) VALUES (?, ?)", [(key, seq) for key in keys])
+
+
+def _set_tags(db: sqlite3.Connection, seq: int, summary: MessageSummary) -> None:
+    """Write a summary whose tags changed (and maybe its read flag): its columns and the tag index."""
+    columns = flag_row_values(summary)
+    db.execute(
+        "UPDATE messages SET read = ?, tags_text = ?, summary = ? WHERE seq = ?",
+        (columns["read"], columns["tags_text"], encode(summary), seq),
+    )
+    db.execute("DELETE FROM message_tags WHERE seq = ?", (seq,))
+    _index_tags(db, seq, summary.tags)
 
 
 @job("update_message")
 def _update_message(
     db: sqlite3.Connection, message_id: str, read: bool | None, tags: tuple[str, ...] | None
 ) -> MessageSummary | None:
-    row = db.execute("SELECT summary FROM messages WHERE id = ?", (message_id,)).fetchone()
+    row = db.execute("SELECT seq, summary FROM messages WHERE id = ?", (message_id,)).fetchone()
     if row is None:
         return None
-    summary = summary_from_json(row[0])
+    summary = summary_from_json(row[1])
     if read is not None:
         summary = dataclasses.replace(summary, read=read)
     if tags is not None:
         summary = dataclasses.replace(summary, tags=tags)
-    columns = sql_row_values(summary, "")
-    db.execute(
-        "UPDATE messages SET read = ?, tags_text = ?, summary = ? WHERE id = ?",
-        (columns["read"], columns["tags_text"], encode(summary), message_id),
-    )
+    _set_tags(db, row[0], summary)
     return summary
+
+
+@job("retag_seqs")
+def _retag_seqs(
+    db: sqlite3.Connection, seqs: list[int], add: tuple[str, ...], remove: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """Change the tags of these messages as ``tags.merge`` does; returns (id, mailbox) of those that
+    changed."""
+    changed = []
+    marks = ", ".join("?" * len(seqs))
+    rows = db.execute(f"SELECT seq, id, summary FROM messages WHERE seq IN ({marks}) ORDER BY seq DESC", seqs)
+    for seq, message_id, data in rows.fetchall():
+        summary = summary_from_json(data)
+        tags = merge(summary.tags, add, remove)
+        if tags != summary.tags:
+            _set_tags(db, seq, dataclasses.replace(summary, tags=tags))
+            changed.append((str(message_id), summary.mailbox))
+    return changed
 
 
 _ORPHANED = "DELETE FROM sessions WHERE delivered = 1 AND live = 0"  # sessions whose messages are all gone

@@ -4,7 +4,7 @@ A new database runs every migration in order, so the upgrade path is the path ev
 Migrations are history: never edit one that has shipped, add the next. Each runs in one transaction with
 its version bump, so a crash mid-migration leaves the previous version intact.
 
-Tables (version 5):
+Tables (version 7):
 
 - ``messages``: one row per message: ``seq`` (insertion order: paging, retention; never reused, so a
   slice of rows read for deletion cannot hit a newer message), the search columns of
@@ -15,6 +15,9 @@ Tables (version 5):
   others (since version 4).
 - ``mailboxes``: per mailbox holding messages, its ``messages``, ``unread`` and ``bytes``, kept exact by
   triggers like ``counters``; a mailbox's row goes with its last message.
+- ``message_tags``: the tag index (since version 6), a row per tag of each message (as ``tag:`` compares
+  it, ``search.tag_key``) with its ``seq``: a ``tag:`` search reads only the rows of that tag, and tag
+  counts read no summary. The writer keeps it with ``messages``; a trigger deletes a message's rows.
 - ``raw``: the bytes as acknowledged, keyed by ``seq``, apart so that scans never drag them along.
 - ``sessions``: codec JSON of each Session but its transcript; ``delivered`` (it carried messages) and
   ``live`` (how many of them are still stored) drive the deletion of sessions with their last message.
@@ -23,7 +26,8 @@ Tables (version 5):
 - ``counters``: one row kept exact by triggers, so totals and stats never count rows. Its ``clearing``
   flag was set while every message was deleted in one transaction (the index was then emptied in one
   step); that held arriving mail for seconds, and every delete now goes in slices, so it stays 0.
-  ``indexed`` is the last ``seq`` the full-text index covers.
+  ``indexed`` is the last ``seq`` the full-text index covers. ``uid_validity`` (version 7) is the IMAP
+  UIDVALIDITY of every mailbox; a message's IMAP UID is its ``seq``, also in its summary.
 - ``messages_fts``: an FTS5 trigram index over the substring columns, a pre-filter for searches. It keeps
   no positions or columns (``detail = none``): that halves the cost of indexing a message, and a
   pre-filter only has to let every match through. Since version 3 it is filled after the commit that
@@ -182,7 +186,39 @@ _V5 = """
 CREATE TABLE relay_queue (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, data TEXT NOT NULL);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  # MIGRATIONS[n - 1] brings a database to version n
+# The tag index, filled from the search column that holds each message's tags a line each.
+_V6 = """
+CREATE TABLE message_tags (tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tag, seq)) WITHOUT ROWID;
+CREATE INDEX message_tags_seq ON message_tags (seq);
+WITH RECURSIVE split (seq, tag, rest) AS (
+    SELECT seq, NULL, substr(tags_text, 2) FROM messages WHERE tags_text != ''
+    UNION ALL
+    SELECT seq, substr(rest, 1, instr(rest, char(10)) - 1), substr(rest, instr(rest, char(10)) + 1)
+    FROM split WHERE rest != ''
+)
+INSERT OR IGNORE INTO message_tags (tag, seq) SELECT tag, seq FROM split WHERE tag != '';
+CREATE TRIGGER message_tags_deleted AFTER DELETE ON messages BEGIN
+    DELETE FROM message_tags WHERE seq = old.seq;
+END;
+"""
+
+# IMAP: a message's UID is its seq; UIDVALIDITY is when the database first had UIDs (a new file starts
+# the count again, and with a new time its UIDVALIDITY differs). Summaries written before get their UID.
+_V7 = """
+ALTER TABLE counters ADD COLUMN uid_validity INTEGER NOT NULL DEFAULT 1;
+UPDATE counters SET uid_validity = max(1, CAST(strftime('%s', 'now') AS INTEGER) % 4294967295);
+UPDATE messages SET summary = json_set(summary, '$.uid', seq);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _V7,
+)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -27,6 +27,7 @@ class Filters(TypedDict, total=False):
     text_contains: str  # part of the text body, or of the HTML body's visible text (likewise)
     rcpt: str  # an accepted envelope recipient (Bcc included)
     has_attachment: bool
+    tag: str  # one of the message's tags (case-insensitive)
     q: str  # a raw search query, ANDed with the rest
 
 
@@ -56,6 +57,7 @@ class Filter:
     text_contains: str | None = None
     rcpt: str | None = None
     has_attachment: bool | None = None
+    tag: str | None = None
     q: str | None = None
 
     @classmethod
@@ -86,6 +88,8 @@ class Filter:
                 terms.append(f"subject:{_phrase(value)}")
         if self.has_attachment is not None:
             terms.append("has:attachment" if self.has_attachment else "-has:attachment")
+        if self.tag is not None and self.tag.strip():
+            terms.append(f"tag:{_phrase(self.tag)}")
         # text_contains stays client-side: search reads the text body only when there is one, and the
         # needle may be in the HTML alternative alone.
         if self.q is not None and self.q.strip():
@@ -111,6 +115,8 @@ class Filter:
             return f"subject {message.subject!r} does not contain {self.subject_contains!r}"
         if self.has_attachment is not None and (message.attachment_count > 0) != self.has_attachment:
             return "it has no attachment" if self.has_attachment else "it has an attachment"
+        if self.tag is not None and _norm(self.tag) not in {_norm(tag) for tag in message.tags}:
+            return f"tags are {', '.join(message.tags) or 'none'}, not {_norm(self.tag)}"
         if self.text_contains is not None and not self._body_contains(message, self.text_contains):
             return f"body does not contain {self.text_contains!r}"
         return None

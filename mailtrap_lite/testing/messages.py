@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from mailtrap_lite import model, wire
 from mailtrap_lite.model import Address, Envelope, MessageWarning, TranscriptLine
+from mailtrap_lite.testing.transcripts import Transcribed
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -90,7 +91,7 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
-class SMTPSession:
+class SMTPSession(Transcribed):
     """One SMTP connection: who connected, what was said, and which messages it delivered."""
 
     id: str
@@ -128,15 +129,6 @@ class SMTPSession:
     def replies(self) -> tuple[str, ...]:
         """Every line the server sent, in order."""
         return tuple(line.line for line in self.transcript if line.dir == "S")
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        """Every line the client sent (DATA as one ``<DATA n bytes>`` line, AUTH secrets masked)."""
-        return tuple(line.line for line in self.transcript if line.dir == "C")
-
-    @property
-    def transcript_text(self) -> str:
-        return "\n".join(f"{line.dir}: {line.line}" for line in self.transcript)
 
     def describe(self) -> str:
         last = self.replies[-1] if self.replies else "no reply"

@@ -8,12 +8,13 @@ from typing import Any
 
 from mailtrap_lite import model, wire
 from mailtrap_lite.model import TranscriptLine, UpstreamReply
+from mailtrap_lite.testing.transcripts import Transcribed
 
 __all__ = ["Release"]
 
 
 @dataclass(frozen=True, slots=True)
-class Release:
+class Release(Transcribed):
     """One forward of a captured message through the relay (``Message.release`` or ``--relay-auto``).
 
     ``result`` is ``sent``, ``refused`` (a 5xx, or no route) or ``deferred`` (a 4xx, or the next hop could
@@ -49,15 +50,6 @@ class Release:
     @property
     def sent(self) -> bool:
         return self.result == "sent"
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        """Every line mailtrap-lite sent to the next hop (DATA as ``<DATA n bytes>``, AUTH masked)."""
-        return tuple(line.line for line in self.transcript if line.dir == "C")
-
-    @property
-    def transcript_text(self) -> str:
-        return "\n".join(f"{line.dir}: {line.line}" for line in self.transcript)
 
     def describe(self) -> str:
         code = "no reply" if self.code is None else str(self.code)

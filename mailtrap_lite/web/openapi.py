@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailtrap_lite import wire
+from mailtrap_lite import compat_mailhog, compat_mailpit, wire
 from mailtrap_lite.faults import (
     MAX_DELAY_MS,
     MAX_MATCH_CHARS,
@@ -20,6 +20,7 @@ from mailtrap_lite.faults import (
 )
 from mailtrap_lite.relay.policy import MAX_RECIPIENTS as MAX_RELEASE_RECIPIENTS
 from mailtrap_lite.search import MAX_QUERY_CHARS, MAX_QUERY_TERMS
+from mailtrap_lite.tags import MAX_TAG_CHARS, MAX_TAGS
 from mailtrap_lite.web.params import MAX_BODY_BYTES, MAX_OFFSET, MAX_PAGE
 from mailtrap_lite.web.ws import MAX_CLIENT_FRAME, MAX_SUBSCRIBERS
 
@@ -44,7 +45,8 @@ _Q = {
     "in": "query",
     "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
     "description": 'A search query: words, "phrases", from: to: cc: subject: rcpt: mail-from: mailbox: '
-    "has:attachment is:read is:unread before: after: larger: smaller: tag: warning:, "
+    "has:attachment is:read is:unread is:tagged is:untagged before: after: larger: smaller: tag: "
+    "warning:, "
     f"a leading - negates; terms are ANDed. At most {MAX_QUERY_CHARS} characters and {MAX_QUERY_TERMS} "
     "terms (else 400).",
 }
@@ -66,6 +68,18 @@ _OFFSET = {
 }
 # One line of text, as in an SMTP reply: no control characters (C0, DEL, C1).
 _ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+_TAG_PATTERN = "^[^,\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+_TAG_RULES = (
+    "Tags are stored trimmed, inner whitespace collapsed, lower-cased, each once; a tag is "
+    f"1-{MAX_TAG_CHARS} characters without commas or control characters, else 400 naming it."
+)
+_TAG = {
+    "name": "tag",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "A tag, compared case-insensitively (URL-encoded; it may hold a /).",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -172,7 +186,33 @@ SCHEMAS: dict[str, Any] = {
     "MessagePatch": {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"read": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "read": {"type": "boolean"},
+            "tags": {"type": "array", "items": _ref("Tag"), "maxItems": MAX_TAGS, "description": _TAG_RULES},
+        },
+    },
+    "Tag": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS, "pattern": _TAG_PATTERN},
+    "TagRename": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {"name": _ref("Tag")},
+    },
+    "MessagesRetag": {
+        "type": "object",
+        "required": ["query"],
+        "additionalProperties": False,
+        "description": "At least one of add and remove is not empty. Each matching message loses the tags of "
+        f"remove, then gains each tag of add it lacks (a message keeps at most {MAX_TAGS}).",
+        "properties": {
+            "query": {
+                "type": ["string", "null"],
+                "maxLength": MAX_QUERY_CHARS,
+                "description": 'The messages to change, as q selects them; "" or null: every message.',
+            },
+            "add": {"type": "array", "items": _ref("Tag"), "maxItems": MAX_TAGS},
+            "remove": {"type": "array", "items": _ref("Tag"), "maxItems": MAX_TAGS},
+        },
     },
 }
 
@@ -213,6 +253,44 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
                 },
             ],
             {"200": _json(_ref("MessageList")), **_400, "408": _json(_ref("WaitTimedOut"), "Timed out")},
+        ),
+    },
+    "/api/messages/tags": {
+        "post": (
+            "Add and remove tags on every message matching a query (JSON body: MessagesRetag); one "
+            "messages.tagged event lists the messages that changed",
+            [],
+            {"200": _json(_ref("Retagged")), "400": _json(_ref("Error"), "A bad query or tag"), **_503},
+        ),
+    },
+    "/api/tags": {
+        "get": (
+            "Every tag of the messages matching q (all when absent), with how many messages carry it, by "
+            "name",
+            [_Q, _MAILBOX],
+            {"200": _json(_ref("TagList")), **_400},
+        ),
+    },
+    "/api/tags/{tag}": {
+        "put": (
+            "Rename a tag on every message (JSON body: TagRename); where a message has both, they merge",
+            [_TAG],
+            {
+                "200": _json(_ref("Retagged")),
+                "400": _json(_ref("Error"), "A bad tag"),
+                "404": _json(_ref("Error"), "No message has the tag"),
+                **_503,
+            },
+        ),
+        "delete": (
+            "Remove a tag from every message",
+            [_TAG],
+            {
+                "200": _json(_ref("Retagged")),
+                "400": _json(_ref("Error"), "A bad tag"),
+                "404": _json(_ref("Error"), "No message has the tag"),
+                **_503,
+            },
         ),
     },
     "/api/messages/{id}": {
@@ -359,7 +437,9 @@ PATHS: dict[str, dict[str, tuple[str, list[dict[str, Any]], dict[str, Any]]]] = 
             'The server sends {"type": ..., "data": ...} with type message.new (a MessageSummary), '
             "message.updated (a MessageSummary), messages.updated ({ids, read}: marked in bulk), "
             "message.deleted ({ids, reason?}), messages.cleared "
-            "({ids}), session.ended (a Session without transcript), message.released ({id, release}), "
+            "({ids}), messages.tagged ({mailbox, ids, add, remove}, one per mailbox: these messages lost the "
+            "tags of remove, then gained those of add they lacked), session.ended (a Session without "
+            "transcript), message.released ({id, release}), "
             "ping (every 20 s when idle), "
             "and answers to the client: subscribed ({q, mailbox}), error ({error}), pong. The client may "
             'send {"subscribe": "<query>", "mailbox": "<name>"} to receive only the message.new events '
@@ -497,7 +577,311 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/api/messages/read", "post"): _body("MarkRequest"),
     ("/api/messages/unread", "post"): _body("MarkRequest"),
+    ("/api/tags/{tag}", "put"): _body("TagRename"),
+    ("/api/messages/tags", "post"): _body("MessagesRetag"),
 }
+
+
+# --- Mailpit's and MailHog's APIs (web/compat_mailpit.py, web/compat_mailhog.py) --------------------------
+
+_START = {
+    "name": "start",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+}
+_LIMIT_50 = {**_LIMIT, "description": f"At most {MAX_PAGE} (else 400)."}
+_TZ = {
+    "name": "tz",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "An IANA time zone (e.g. Europe/Paris) for before: and after: dates without an offset "
+    "(else UTC); an unknown zone is a 400.",
+}
+_MAILPIT_QUERY = {
+    "name": "query",
+    "in": "query",
+    "required": True,
+    "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+    "description": 'Mailpit\'s search: words, "phrases", from: to: cc: bcc: (any envelope recipient) '
+    "subject: tag: is:read is:unread has:attachment before: after: larger: smaller:, a leading - or ! "
+    "negates; reply-to:, addressed: and message-id: are a 400.",
+}
+_OK = {"200": {"description": 'The text "ok"', "content": {"text/plain": {}}}}
+_TEXT = {"200": {"description": "OK", "content": {"text/plain": {}}}}
+_RELEASE_ERRORS = {
+    **_400,
+    "403": _json(_ref("Error"), "Recipients the relay lists (--relay-allow, --relay-deny) refuse"),
+    **_404,
+    "409": _json(_ref("Error"), "No relay is configured (--relay)"),
+    "502": _json(_ref("Error"), "The next hop refused the message or could not be reached"),
+}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_MAILPIT_ADDRESS = {
+    "type": "object",
+    "required": ["Email"],
+    "properties": {"Email": {"type": "string"}, "Name": {"type": "string"}},
+}
+_TAG = {"name": "tag", "in": "path", "required": True, "schema": {"type": "string"}}
+SCHEMAS.update(wire.schemas_for(compat_mailpit.RECORDS + compat_mailhog.RECORDS))
+SCHEMAS.update(
+    {
+        "MailpitReadStatus": {
+            "type": "object",
+            "properties": {
+                "IDs": _STRINGS,
+                "Read": {"type": "boolean", "default": False},
+                "Search": {"type": "string"},
+            },
+        },
+        "MailpitIDs": {"type": "object", "properties": {"IDs": _STRINGS}},
+        "MailpitRelease": {"type": "object", "properties": {"To": _STRINGS}},
+        "MailhogRelease": {
+            "type": "object",
+            "required": ["Email"],
+            "properties": {
+                "Email": {"type": "string"},
+                "Host": {"type": "string"},
+                "Port": {"type": ["string", "integer"]},
+            },
+        },
+        "MailpitSendRequest": {
+            "type": "object",
+            "required": ["From"],
+            "additionalProperties": False,
+            "properties": {
+                "From": _MAILPIT_ADDRESS,
+                "To": {"type": "array", "items": _MAILPIT_ADDRESS},
+                "Cc": {"type": "array", "items": _MAILPIT_ADDRESS},
+                "ReplyTo": {"type": "array", "items": _MAILPIT_ADDRESS},
+                "Bcc": _STRINGS,
+                "Subject": {"type": "string"},
+                "Text": {"type": "string"},
+                "HTML": {"type": "string"},
+                "Headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "Tags": _STRINGS,
+                "Attachments": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["Content", "Filename"],
+                        "properties": {
+                            "Content": {"type": "string", "description": "base64"},
+                            "Filename": {"type": "string"},
+                            "ContentType": {"type": "string"},
+                            "ContentID": {"type": "string", "description": "Set: the part is inline"},
+                        },
+                    },
+                },
+            },
+        },
+        "MailpitRenameTag": {
+            "type": "object",
+            "required": ["Name"],
+            "properties": {"Name": {"type": "string"}},
+        },
+        "MailpitSetTags": {
+            "type": "object",
+            "required": ["IDs"],
+            "properties": {"IDs": _STRINGS, "Tags": _STRINGS},
+        },
+    }
+)
+PATHS.update(
+    {
+        "/api/v1/messages": {
+            "get": (
+                "Mailpit: list messages, newest first",
+                [_START, _LIMIT_50],
+                {"200": _json(_ref("MailpitList")), **_400},
+            ),
+            "put": (
+                "Mailpit: mark the messages with these IDs, else those matching Search, else all, read "
+                "(Read true) or unread; ids not stored are ignored",
+                [_TZ],
+                {**_OK, **_400, **_503},
+            ),
+            "delete": (
+                "Mailpit: delete the messages with these IDs (ids not stored are ignored), or all when the "
+                "body is absent or names none",
+                [],
+                {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/search": {
+            "get": (
+                "Mailpit: the messages matching a Mailpit search, newest first",
+                [_MAILPIT_QUERY, _START, _LIMIT_50, _TZ],
+                {"200": _json(_ref("MailpitList")), **_400},
+            ),
+            "delete": (
+                "Mailpit: delete the messages matching a Mailpit search (one without terms is a 400)",
+                [_MAILPIT_QUERY, _TZ],
+                {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/message/{id}": {
+            "get": (
+                "Mailpit: the message, which this marks read",
+                [_ID],
+                {"200": _json(_ref("MailpitMessage")), **_404},
+            )
+        },
+        "/api/v1/message/{id}/headers": {
+            "get": (
+                "Mailpit: the headers, decoded, by name (sorted) with every value",
+                [_ID],
+                {"200": _json({"type": "object", "additionalProperties": _STRINGS}), **_404},
+            )
+        },
+        "/api/v1/message/{id}/raw": {
+            "get": ("Mailpit: the message bytes as received, as text/plain", [_ID], {**_TEXT, **_404})
+        },
+        "/api/v1/message/{id}/part/{part_id}": {
+            "get": (
+                "Mailpit: one MIME part's decoded bytes (as /api/messages/{id}/parts/{part_id})",
+                [_ID, _PART_ID],
+                {"200": {"description": "OK", "content": {"application/octet-stream": {}}}, **_404},
+            )
+        },
+        "/api/v1/message/{id}/release": {
+            "post": (
+                "Mailpit: release a message through --relay to To (absent: its envelope recipients), as "
+                "/api/messages/{id}/release does",
+                [_ID],
+                {**_OK, **_RELEASE_ERRORS},
+            )
+        },
+        "/api/v1/send": {
+            "post": (
+                "Mailpit: store a message given as JSON (SendRequest: From, To, Cc, Bcc, ReplyTo, Subject, "
+                "Text, HTML, Headers, Tags, Attachments) as if it came over SMTP, in a session of its own "
+                "(protocol http); answers its ID",
+                [],
+                {
+                    "200": _json(_ref("MailpitSendConfirmation")),
+                    **_400,
+                    "413": _json(_ref("Error"), "The message is larger than --max-message-size"),
+                    **_503,
+                },
+            )
+        },
+        "/api/v1/tags": {
+            "get": ("Mailpit: every tag in use, sorted", [], {"200": _json(_STRINGS)}),
+            "put": (
+                "Mailpit: set the tags of the messages with these IDs (Tags absent or empty: none); ids "
+                "not stored are ignored",
+                [],
+                {**_OK, **_400, **_503},
+            ),
+        },
+        "/api/v1/tags/{tag}": {
+            "put": (
+                "Mailpit: rename a tag on every message that carries it (JSON body: {Name}); tags are "
+                "stored lower-cased",
+                [_TAG],
+                {**_OK, **_400, "404": _json(_ref("Error"), "No message has the tag"), **_503},
+            ),
+            "delete": (
+                "Mailpit: remove a tag from every message; no message is deleted",
+                [_TAG],
+                {**_OK, "404": _json(_ref("Error"), "No message has the tag"), **_503},
+            ),
+        },
+        "/api/v1/info": {
+            "get": (
+                "Mailpit: version, message counts, tags with their counts, runtime counters (Memory is "
+                "the peak resident size; MessagesDeleted and SMTPIgnored are not counted here: 0)",
+                [],
+                {"200": _json(_ref("MailpitInfo"))},
+            )
+        },
+        "/api/v1/webui": {
+            "get": ("Mailpit: the web UI's settings", [], {"200": _json(_ref("MailpitWebUI"))})
+        },
+        "/view/{id}.html": {
+            "get": (
+                "Mailpit: the HTML body, by a redirect (307, to a relative Location) to "
+                "/api/messages/{id}/html with the same query: sandboxed, cid: rewritten, remote content "
+                "blocked unless remote=1",
+                [_ID, {"name": "remote", "in": "query", "schema": {"enum": [0, 1], "default": 0}}],
+                {"307": {"description": "To the preview of this message"}, **_404},
+            )
+        },
+        "/view/{id}.txt": {
+            "get": ("Mailpit: the text body (empty when there is none)", [_ID], {**_TEXT, **_404})
+        },
+        "/view/{id}.raw": {
+            "get": ("Mailpit: the message bytes as received, as text/plain", [_ID], {**_TEXT, **_404})
+        },
+        "/api/v2/messages": {
+            "get": (
+                "MailHog: messages, newest first, with their raw content and MIME parts",
+                [_START, _LIMIT_50],
+                {"200": _json(_ref("MailhogList")), **_400},
+            )
+        },
+        "/api/v2/search": {
+            "get": (
+                "MailHog: search by envelope sender (kind=from), envelope recipient (kind=to) or text "
+                "(kind=containing); an empty query matches all",
+                [
+                    {"name": "kind", "in": "query", "schema": {"enum": ["from", "to", "containing"]}},
+                    {
+                        "name": "query",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                    },
+                    _START,
+                    _LIMIT_50,
+                ],
+                {"200": _json(_ref("MailhogList")), **_400},
+            )
+        },
+        "/api/v1/messages/{id}": {
+            "get": ("MailHog: one message", [_ID], {"200": _json(_ref("MailhogMessage")), **_404}),
+            "delete": (
+                "MailHog: delete one message",
+                [_ID],
+                {"200": {"description": "Deleted"}, **_404, **_503},
+            ),
+        },
+        "/api/v1/messages/{id}/download": {
+            "get": (
+                "MailHog: the message as an .eml download",
+                [_ID],
+                {"200": {"description": "OK", "content": {"message/rfc822": {}}}, **_404},
+            )
+        },
+        "/api/v1/messages/{id}/release": {
+            "post": (
+                "MailHog: release a message through --relay to Email; a Host and Port other than the "
+                "relay's are a 400 (this server sends nowhere else)",
+                [_ID],
+                {"200": {"description": "Released"}, **_RELEASE_ERRORS},
+            )
+        },
+    }
+)
+
+
+def _optional_body(schema: str) -> dict[str, Any]:
+    return {**_body(schema), "required": False}
+
+
+BODIES.update(
+    {
+        ("/api/v1/messages", "put"): _optional_body("MailpitReadStatus"),
+        ("/api/v1/messages", "delete"): _optional_body("MailpitIDs"),
+        ("/api/v1/tags", "put"): _body("MailpitSetTags"),
+        ("/api/v1/message/{id}/release", "post"): _optional_body("MailpitRelease"),
+        ("/api/v1/messages/{id}/release", "post"): _body("MailhogRelease"),
+        ("/api/v1/send", "post"): {
+            **_body("MailpitSendRequest"),
+            "description": "A JSON object; the message it makes is at most --max-message-size bytes.",
+        },
+        ("/api/v1/tags/{tag}", "put"): _body("MailpitRenameTag"),
+    }
+)
 
 
 def document(version: str) -> dict[str, Any]:

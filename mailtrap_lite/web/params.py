@@ -52,15 +52,20 @@ def query_param(request: Request) -> Query | None:
     return with_mailbox(query if query else None, request.query_params.get("mailbox") or None)
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    if not is_json(request.headers.get("content-type")):
+async def json_object(
+    request: Request, max_bytes: int = MAX_BODY_BYTES, *, untyped: bool = False
+) -> dict[str, Any]:
+    """The body's JSON object; with ``untyped``, a body sent without any Content-Type is read as JSON too
+    (for a client that sends none; the Origin check still keeps other sites' pages out)."""
+    untyped_body = untyped and "content-type" not in request.headers
+    if not untyped_body and not is_json(request.headers.get("content-type")):
         given = request.headers.get("content-type") or "none"
         raise HTTPException(415, f"send the body as Content-Type: application/json (got {given})")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
+        if len(body) > max_bytes:
+            raise BadRequest(f"the body is larger than {max_bytes} bytes")
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as error:

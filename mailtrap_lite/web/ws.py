@@ -38,8 +38,8 @@ _Gone = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 class Filter:
     """What a client sees. Its ``subscribe`` query narrows ``message.new``; its mailbox (``?mailbox=`` or
     ``"mailbox"`` in a subscribe frame) and the mailboxes its user may see (``allowed``) narrow
-    ``message.new`` and ``message.updated``; a user confined to some mailboxes gets no ``session.ended``.
-    Every other event passes."""
+    ``message.new``, ``message.updated`` and ``messages.tagged``; a user confined to some mailboxes gets
+    no ``session.ended``. Every other event passes."""
 
     query: Query | None = None
     mailbox: str | None = None
@@ -52,6 +52,8 @@ class Filter:
             return True
         if event.type in ("message.updated", "message.released"):
             return self._shows(event.subject.mailbox)
+        if event.type == "messages.tagged":  # its subject is the mailbox of the messages it lists
+            return self._shows(event.subject)
         if event.type != "message.new":
             return True
         summary = event.subject.summary

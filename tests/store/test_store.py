@@ -63,7 +63,7 @@ def test_add_then_read_back_exactly(make_store: StoreFactory) -> None:
     async def scenario(store: Store) -> None:
         assert await store.latest_id() is None
         await store.add(stored, session)
-        assert await store.get_summary("m0001") == stored.summary
+        assert await store.get_summary("m0001") == dataclasses.replace(stored.summary, uid=1)
         assert await store.get_raw("m0001") == stored.raw
         assert await store.latest_id() == "m0001"
         assert await store.get_summary("nope") is None
@@ -122,7 +122,7 @@ def test_update_read_and_tags(make_store: StoreFactory) -> None:
     async def scenario(store: Store) -> None:
         await store.add(stored, session)
         changed = await store.update("m0001", read=True, tags=("Signup", "x y"))
-        assert changed == dataclasses.replace(stored.summary, read=True, tags=("Signup", "x y"))
+        assert changed == dataclasses.replace(stored.summary, read=True, tags=("Signup", "x y"), uid=1)
         assert await store.get_summary("m0001") == changed
         assert (await store.list_messages(q("tag:signup"))).total == 1
         assert (await store.list_messages(q("is:unread"))).total == 0
@@ -137,6 +137,43 @@ def test_update_read_and_tags(make_store: StoreFactory) -> None:
         assert await store.update("nope", read=True) is None
 
     run(make_store(), scenario)
+
+
+def test_uids_ascend_are_never_reused_and_survive_a_reopen(make_store: StoreFactory) -> None:
+    session = new_session()
+    messages = [new_message(session, n) for n in range(6)]
+
+    async def first(store: Store) -> tuple[int, list[int]]:
+        state = await store.uid_state()
+        assert 1 <= state.validity < 2**32 and state.next == 1
+        for stored in messages[:3]:
+            await store.add(stored, session)
+        assert await store.delete(["m0002"]) == ["m0002"]
+        page = await store.list_messages()
+        uids = [m.uid for m in reversed(page.messages)]
+        assert uids == [1, 2]
+        assert (await store.uid_state()).next == 4  # the deleted message's UID is not given again
+        await store.add(messages[3], session)
+        assert (await store.get_summary("m0003")).uid == 4  # type: ignore[union-attr]
+        updated = await store.update("m0003", read=True)
+        assert updated is not None and updated.uid == 4
+        return state.validity, [m.uid for m in reversed((await store.list_messages()).messages)]
+
+    validity, uids = run(make_store(), first)
+    assert uids == [1, 2, 4]
+
+    async def again(store: Store) -> tuple[int, list[int]]:
+        state = await store.uid_state()
+        if state.next == 1:  # a store that keeps nothing starts again, with its own UIDVALIDITY
+            return state.validity, []
+        await store.add(messages[4], session)
+        stored = [m.uid for m in reversed((await store.list_messages()).messages)]
+        return state.validity, stored
+
+    validity_after, uids_after = run(make_store(), again)
+    if uids_after:
+        assert validity_after == validity
+        assert uids_after == [1, 2, 4, 5]
 
 
 def test_releases_and_the_relay_queue(make_store: StoreFactory) -> None:

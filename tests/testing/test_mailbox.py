@@ -94,6 +94,18 @@ def test_filters(mailbox: Mailbox, filters: dict[str, object], expected: list[st
     assert mailbox.filter(**filters).subjects == expected  # type: ignore[arg-type]
 
 
+def test_tag_filter_finds_tagged_messages_and_says_why_others_do_not(mailbox: Mailbox) -> None:
+    tagged = email("tagged")
+    tagged["X-Tags"] = "Signup, eu"
+    send(mailbox, tagged)
+    send(mailbox, email("untagged"))
+    assert mailbox.filter(tag="SIGNUP").subjects == ["tagged"]
+    assert mailbox.wait_for(tag="eu", timeout=10).tags == ("signup", "eu")
+    assert mailbox.filter(tag="sign").subjects == []  # a whole tag, not a part of one
+    with pytest.raises(MailtrapAssertionError, match="tags are signup, eu, not missing"):
+        mailbox.get(tag="missing", subject="tagged")
+
+
 def test_bad_filters_are_clear_errors(mailbox: Mailbox) -> None:
     with pytest.raises(TypeError, match=r"unknown mail filter.*subjekt.*use to, from_"):
         mailbox.filter(subjekt="x")  # type: ignore[call-arg]

@@ -172,7 +172,7 @@ def test_openapi_describes_every_route(server: MailServer, api: httpx.Client) ->
     for route in app.routes:
         if isinstance(route, Route):
             for method in (route.methods or set()) - {"HEAD"}:
-                assert method.lower() in document["paths"].get(route.path, {}), (method, route.path)
+                assert method.lower() in document["paths"].get(route.path_format, {}), (method, route.path)
     assert set(document["paths"]) >= set(openapi.PATHS)
 
 

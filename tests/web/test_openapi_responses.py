@@ -99,7 +99,7 @@ def served(server: MailServer) -> set[tuple[str, str]]:
         if isinstance(route, WebSocketRoute):
             found.add((route.path, "get"))
         elif isinstance(route, Route):
-            found |= {(route.path, m.lower()) for m in route.methods or () if m != "HEAD"}
+            found |= {(route.path_format, m.lower()) for m in route.methods or () if m != "HEAD"}
     return found
 
 
@@ -235,6 +235,27 @@ def test_every_route_answers_what_the_document_says(
             checker.call("post", path, json={"query": 5})
         listed = checker.call("get", "/api/sessions", params={"mailbox": "Default"}).json()
         assert [s["message_ids"] for s in listed["sessions"]] == [[message_id]]
+        checker.call(
+            "patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"tags": [" Billing"]}
+        )
+        assert receive_until(ws, checker, "message.updated")["data"]["tags"] == ["billing"]
+        checker.call(
+            "patch", "/api/messages/{id}", f"/api/messages/{message_id}", json={"tags": ["x" * 10_000]}
+        )
+        checker.call("get", "/api/tags", params={"mailbox": "default"})
+        checker.call("get", "/api/tags", params={"q": "before:nonsense"})
+        renamed = checker.call("put", "/api/tags/{tag}", "/api/tags/Billing", json={"name": "invoices"})
+        assert renamed.json() == {"changed": 1, "ids": [message_id]}
+        assert receive_until(ws, checker, "messages.tagged")["data"]["add"] == ["invoices"]
+        checker.call("put", "/api/tags/{tag}", "/api/tags/invoices", json={"name": "a,b"})
+        checker.call("put", "/api/tags/{tag}", f"/api/tags/{UNKNOWN}", json={"name": "x"})
+        bulk = {"query": "subject:invoice", "add": ["paid"], "remove": ["invoices"]}
+        assert checker.call("post", "/api/messages/tags", json=bulk).json()["changed"] == 1
+        receive_until(ws, checker, "messages.tagged")
+        checker.call("post", "/api/messages/tags", json={"query": None, "add": ["bad\x00tag"]})
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/paid")
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/paid")
+        checker.call("delete", "/api/tags/{tag}", "/api/tags/" + "x" * 65)
 
         for path in ("/api/stats", "/api/faults", "/api/openapi.json", "/livez", "/readyz", "/metrics"):
             checker.call("get", path)
@@ -263,9 +284,11 @@ def test_every_route_answers_what_the_document_says(
         checker.call("delete", "/api/messages")
         assert len(receive_until(ws, checker, "messages.cleared")["data"]["ids"]) == 1
 
+    exercise_compat(checker, smtp_address, upstream)
+
     for path, methods in checker.document["paths"].items():
-        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1")
-        checker.call("put", path, url)
+        url = path.replace("{id}", UNKNOWN).replace("{part_id}", "1").replace("{tag}", UNKNOWN)
+        checker.call(_lacking(methods), path, url)
         for method in methods:
             # The guard's answers: a Host the server does not serve, a foreign Origin, a body not JSON.
             checker.call(method, path, url, headers={"Host": "rebind.attacker.example"})
@@ -283,7 +306,91 @@ def test_every_route_answers_what_the_document_says(
         wanted = {int(status) for status in responses if status.isdigit() and status not in untested}
         seen = {status for p, m, status in checker.seen if (p, m) == (path, method)}
         assert wanted <= seen, (path, method, wanted - seen)
-        assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, "put")}, path
+        lacking = _lacking(checker.document["paths"][path])
+        assert 405 in {status for p, m, status in checker.seen if (p, m) == (path, lacking)}, path
+
+
+def exercise_compat(checker: Checker, smtp_address: tuple[str, int], upstream: MailServer) -> None:
+    """Every Mailpit- and MailHog-compatible route, with good input and bad."""
+    send_mail(smtp_address)
+    listed = checker.call("get", "/api/v1/messages").json()
+    message_id = listed["messages"][0]["ID"]
+    checker.call("get", "/api/v1/messages", params={"limit": "0"})
+    found = checker.call("get", "/api/v1/search", params={"query": 'subject:"invoice" -is:read'}).json()
+    assert found["messages_count"] == 1
+    checker.call("get", "/api/v1/search")
+    checker.call("get", "/api/v1/search", params={"query": "reply-to:x"})
+    checker.call("get", "/api/v1/search", params={"query": "after:2026-01-01", "tz": "Nowhere/City"})
+    full = checker.call("get", "/api/v1/message/{id}", f"/api/v1/message/{message_id}").json()
+    part = full["Attachments"][0]["PartID"]
+    for suffix in ("", "/headers", "/raw", "/part/{part_id}"):
+        path = "/api/v1/message/{id}" + suffix
+        checker.call("get", path, f"/api/v1/message/{message_id}{suffix}".replace("{part_id}", part))
+        checker.call("get", path, f"/api/v1/message/{UNKNOWN}{suffix}".replace("{part_id}", part))
+    for suffix in ("html", "txt", "raw"):
+        checker.call("get", f"/view/{{id}}.{suffix}", f"/view/{message_id}.{suffix}")
+        checker.call("get", f"/view/{{id}}.{suffix}", f"/view/{UNKNOWN}.{suffix}")
+    preview = checker.call("get", "/view/{id}.html", f"/view/{message_id}.html?remote=1")
+    assert preview.headers["location"] == f"../api/messages/{message_id}/html?remote=1"
+    checker.call("put", "/api/v1/messages", json={"IDs": [message_id], "Read": False})
+    checker.call("put", "/api/v1/messages", json={"Read": "yes"})
+    checker.call("put", "/api/v1/tags", json={"IDs": [message_id], "Tags": ["invoices"]})
+    checker.call("put", "/api/v1/tags", json={"IDs": "all"})
+    assert checker.call("get", "/api/v1/tags").json() == ["invoices"]
+    assert checker.call("get", "/api/v1/info").json()["Tags"] == {"invoices": 1}
+    checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/invoices", json={"Name": "Bills"})
+    checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/bills", json={"Name": ""})
+    checker.call("put", "/api/v1/tags/{tag}", "/api/v1/tags/never", json={"Name": "x"})
+    assert checker.call("get", "/api/v1/tags").json() == ["bills"]  # tags are stored lower-cased
+    checker.call("delete", "/api/v1/tags/{tag}", "/api/v1/tags/BILLS")
+    checker.call("delete", "/api/v1/tags/{tag}", "/api/v1/tags/BILLS")
+    assert checker.call("get", "/api/v1/tags").json() == []
+    checker.call("get", "/api/v1/webui")
+    mailpit_release, mailhog_release = "/api/v1/message/{id}/release", "/api/v1/messages/{id}/release"
+    for path, body in (
+        (mailpit_release, {"To": ["ann@example.com"]}),
+        (mailhog_release, {"Email": "ann@example.com"}),
+    ):
+        url = path.replace("{id}", message_id)
+        assert checker.call("post", path, url, json=body).status_code == 200
+        checker.call("post", path, url, json={"To": "ann", "Email": 3})
+        checker.call("post", path, url, json={"To": ["eve@elsewhere.test"], "Email": "eve@elsewhere.test"})
+        checker.call("post", path, path.replace("{id}", UNKNOWN), json=body)
+        fault_upstream(upstream, stage="data", code=554, times=1)
+        assert checker.call("post", path, url, json=body).status_code == 502
+    assert checker.call("post", mailpit_release, f"/api/v1/message/{message_id}/release").text == "ok"
+    elsewhere = {"Email": "ann@example.com", "Host": "smtp.example.com", "Port": "25"}
+    refused = checker.call("post", mailhog_release, f"/api/v1/messages/{message_id}/release", json=elsewhere)
+    assert "releases only through --relay" in refused.json()["error"]
+    sent = {"From": {"Email": "app@example.com"}, "To": [{"Email": "ann@example.com"}], "Text": "Hi"}
+    assert checker.call("post", "/api/v1/send", json={**sent, "Tags": ["sent"]}).json()["ID"]
+    checker.call("post", "/api/v1/send", json={"From": {"Email": "app@example.com"}})
+    checker.call("post", "/api/v1/send", json={**sent, "Text": "x" * MAX_MESSAGE_SIZE})
+
+    hog = checker.call("get", "/api/v2/messages").json()
+    assert message_id in [item["ID"] for item in hog["items"]]
+    checker.call("get", "/api/v2/messages", params={"start": "-1"})
+    checker.call("get", "/api/v2/search", params={"kind": "to", "query": "ann@example.com"})
+    checker.call("get", "/api/v2/search", params={"kind": "subject", "query": "x"})
+    checker.call("get", "/api/v1/messages/{id}", f"/api/v1/messages/{message_id}")
+    checker.call("get", "/api/v1/messages/{id}", f"/api/v1/messages/{UNKNOWN}")
+    checker.call("get", "/api/v1/messages/{id}/download", f"/api/v1/messages/{message_id}/download")
+    checker.call("get", "/api/v1/messages/{id}/download", f"/api/v1/messages/{UNKNOWN}/download")
+    checker.call("delete", "/api/v1/messages/{id}", f"/api/v1/messages/{message_id}")
+    checker.call("delete", "/api/v1/messages/{id}", f"/api/v1/messages/{message_id}")
+
+    send_mail(smtp_address)
+    checker.call("delete", "/api/v1/search", params={"query": ""})
+    checker.call("delete", "/api/v1/search", params={"query": "subject:invoice"})
+    send_mail(smtp_address)
+    checker.call("delete", "/api/v1/messages", json={"IDs": "x"})
+    checker.call("delete", "/api/v1/messages")
+    assert checker.call("get", "/api/v1/messages").json()["total"] == 0
+
+
+def _lacking(methods: dict[str, Any]) -> str:
+    """A method the path does not have."""
+    return "put" if "put" not in methods else "post"
 
 
 def test_relay_routes_without_a_relay_answer_409() -> None:
@@ -294,6 +401,8 @@ def test_relay_routes_without_a_relay_answer_409() -> None:
             ("get", "/api/relay/queue"),
             ("post", "/api/relay/queue/{id}/retry"),
             ("delete", "/api/relay/queue/{id}"),
+            ("post", "/api/v1/message/{id}/release"),
+            ("post", "/api/v1/messages/{id}/release"),
         ]:
             assert checker.call(method, path, path.replace("{id}", UNKNOWN)).status_code == 409
 
