@@ -10,10 +10,12 @@ instances share what the database holds (messages, flags, tags, sessions, fault 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import functools
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,13 +39,15 @@ from mailtrap_lite.model import (
     StoredMessage,
     TranscriptLine,
 )
-from mailtrap_lite.search import Query
+from mailtrap_lite.search import Query, tag_key
 from mailtrap_lite.store.base import (
     RAW_CHUNK_BYTES,
     MailboxStats,
     RawStream,
     Retention,
     StoreStats,
+    TagCount,
+    UidState,
     stream_of,
 )
 from mailtrap_lite.store.codec import decode, encode, session_from_json, summary_from_json
@@ -57,6 +61,7 @@ from mailtrap_lite.store.postgres_db import (
 )
 from mailtrap_lite.store.postgres_schema import NUL, RETENTION_LOCK, migrate
 from mailtrap_lite.store.postgres_writer import GroupWriter
+from mailtrap_lite.tags import TagRule, merge, tag_stored
 
 if TYPE_CHECKING:
     from mailtrap_lite.store.postgres_share import Sharing
@@ -86,8 +91,9 @@ class _SessionChange:
 class PostgresStore:
     kind = "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, tag_rules: Sequence[TagRule] = ()) -> None:
         self.url = url
+        self._tag_rules = tuple(tag_rules)
         self.where = describe(url)
         self.instance = new_id()  # tells this instance's own notifications from the others'
         self.trigrams = False  # whether searches have the pg_trgm index
@@ -169,6 +175,12 @@ class PostgresStore:
 
         return await self.read(work)
 
+    async def _fetchall(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+        async def work(db: Connection) -> list[tuple[Any, ...]]:
+            return await (await db.execute(sql.encode(), params)).fetchall()
+
+        return await self.read(work)
+
     # --- messages ----------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
@@ -183,32 +195,43 @@ class PostgresStore:
         )
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
             # The search columns too: normalising a large body would hold the loop.
-            stored, row = await asyncio.get_running_loop().run_in_executor(self._parser, _parse, *build)
+            parse = functools.partial(_parse, arrival.tags, self._tag_rules)
+            stored, row = await asyncio.get_running_loop().run_in_executor(self._parser, parse, *build)
         else:
-            stored = build_message(*build)
+            stored = tag_stored(build_message(*build), arrival.tags, self._tag_rules)
             row = _row(stored)
-        await self._insert(stored, row, arrival.session)
-        return stored
+        return await self._insert(stored, row, arrival.session)
 
     async def add(self, message: StoredMessage, session: Session) -> None:
         await self._insert(message, _row(message), session)
 
-    async def _insert(self, message: StoredMessage, row: dict[str, object], session: Session) -> None:
+    async def _insert(
+        self, message: StoredMessage, row: dict[str, object], session: Session
+    ) -> StoredMessage:
         change = self._change(session, delivered=True)
         # The notification is delivered on COMMIT, and only then: another instance hears of exactly what
         # was stored.
+        # The seq is taken first: it is the message's IMAP UID, written into its summary.
         insert = (
-            f"WITH stored AS (INSERT INTO messages ({', '.join(row)}) "
-            f"VALUES ({', '.join(['%s'] * len(row))}) RETURNING id) "
+            f"WITH stored AS (INSERT INTO messages (seq, {', '.join(row)}) OVERRIDING SYSTEM VALUE "
+            f"VALUES (%s, {', '.join(['%s'] * len(row))}) RETURNING id) "
             "SELECT pg_notify(%s, %s) FROM stored"
         )
+        next_seq = b"SELECT nextval(pg_get_serial_sequence('messages', 'seq'))"
         notice = json.dumps({"i": self.instance, "t": "message.new", "id": message.summary.id})
 
         async def work(db: Connection) -> None:
             await _save_session(db, change)
-            await db.execute(insert.encode(), [*row.values(), CHANNEL, notice])
+            taken = await (await db.execute(next_seq)).fetchone()
+            assert taken is not None
+            uid = int(taken[0])
+            summaries[:] = [dataclasses.replace(message.summary, uid=uid)]
+            values = {**row, "summary": encode(summaries[0])}
+            await db.execute(insert.encode(), [uid, *values.values(), CHANNEL, notice])
 
+        summaries: list[MessageSummary] = []
         await self._write_session(session, work)
+        return dataclasses.replace(message, summary=summaries[0])
 
     async def save_session(self, session: Session) -> None:
         change = self._change(session, delivered=bool(session.message_ids), final=True)
@@ -362,6 +385,37 @@ class PostgresStore:
         for start in range(0, len(found), DELETE_SLICE):
             deleted += await self._delete_rows(found[start : start + DELETE_SLICE])
         return deleted
+
+    async def tag_counts(self, query: Query | None = None) -> list[TagCount]:
+        where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
+        sql = f"SELECT summary FROM messages WHERE {where} AND tags_text != ''"
+        rows = await self._fetchall(sql, params)
+        counts = collections.Counter(
+            key for (text,) in rows for key in {tag_key(t) for t in summary_from_json(text).tags}
+        )
+        return [TagCount(name, count) for name, count in sorted(counts.items())]
+
+    async def retag(
+        self, query: Query | None, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        where, params = where_clause(query, trigrams=self.trigrams) if query else ("true", [])
+        rows = await self._fetchall(f"SELECT summary FROM messages WHERE {where} ORDER BY seq DESC", params)
+        changed = []
+        for (text,) in rows:
+            summary = summary_from_json(text)
+            tags = merge(summary.tags, add, remove)
+            if tags != summary.tags and await self.update(summary.id, tags=tags) is not None:
+                changed.append((summary.id, summary.mailbox))
+        return changed
+
+    async def uid_state(self) -> UidState:
+        row = await self._fetchone(
+            "SELECT (SELECT value FROM meta WHERE key = 'uidvalidity'), "
+            "(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM messages_seq_seq)",
+            (),
+        )
+        assert row is not None
+        return UidState(int(row[0]), int(row[1]))
 
     async def mark_matching(self, query: Query | None, *, read: bool) -> list[str]:
         found = await self._matching_rows(query, f"read != {int(read)}")
@@ -577,8 +631,10 @@ def _row(message: StoredMessage) -> dict[str, object]:
     return row
 
 
-def _parse(*build: Any) -> tuple[StoredMessage, dict[str, object]]:
-    stored = build_message(*build)
+def _parse(
+    tags: tuple[str, ...], rules: tuple[TagRule, ...], *build: Any
+) -> tuple[StoredMessage, dict[str, object]]:
+    stored = tag_stored(build_message(*build), tags, rules)
     return stored, _row(stored)
 
 

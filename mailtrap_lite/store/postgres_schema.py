@@ -24,6 +24,10 @@ mailbox is listed and counted without reading the others; ``relay_queue``, codec
 of the store-and-forward queue (a message's releases are in its ``summary``); a session goes with its last
 message.
 
+Version 3: ``meta`` holds ``uidvalidity``, set once when the table is created; a message's IMAP UID is
+its ``seq``, which an identity column never hands out twice; the partial index ``messages_tagged`` finds
+the tagged messages without reading the others.
+
 With the ``pg_trgm`` extension (created when the role may; many managed databases allow it), a GIN
 trigram index over the substring columns lets a search skip the messages that cannot match; without it a
 search scans, with the same results.
@@ -165,7 +169,13 @@ DELETE FROM sessions WHERE delivered AND live = 0;
 CREATE TABLE relay_queue (id text PRIMARY KEY, created_at text NOT NULL, data text NOT NULL);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)  # MIGRATIONS[n - 1] brings a database to version n
+_V3 = """
+CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);
+INSERT INTO meta VALUES ('uidvalidity', greatest(1, extract(epoch FROM now())::bigint % 4294967295));
+CREATE INDEX messages_tagged ON messages (seq) WHERE tags_text != '';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  # MIGRATIONS[n - 1] brings a database to version n
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
