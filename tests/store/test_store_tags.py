@@ -17,6 +17,7 @@ from mailtrap_lite.store.base import TagCount
 from mailtrap_lite.store.sqlite import SQLiteStore
 from mailtrap_lite.store.sqlite_schema import MIGRATIONS
 from mailtrap_lite.tags import MAX_TAGS, TagRule, parse_rule
+from tests.pg.cluster import fresh_pg
 from tests.store.helpers import new_message, new_session, run
 from tests.test_search import q
 
@@ -25,11 +26,17 @@ RULES = (parse_rule("welcome=subject:welcome"), parse_rule("shop=from:shop.examp
 TaggingStoreFactory = Callable[[tuple[TagRule, ...]], Store]
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-not-indexing"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-not-indexing", "postgresql"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> TaggingStoreFactory:
-    """A factory of stores made with tag rules; for SQLite every store it makes opens the same file."""
+    """A factory of stores made with tag rules; for SQLite and PostgreSQL every store it makes opens the
+    same database."""
     if request.param == "memory":
         return lambda rules=(): MemoryStore(tag_rules=rules)
+    if request.param == "postgresql":
+        from mailtrap_lite.store.postgres import PostgresStore
+
+        dsn = fresh_pg(request, trigrams=True)
+        return lambda rules=(): PostgresStore(dsn, tag_rules=rules)
     index_when_idle = request.param == "sqlite"
     return lambda rules=(): SQLiteStore(tmp_path / "x.db", index_when_idle=index_when_idle, tag_rules=rules)
 
