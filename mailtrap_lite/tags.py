@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mailtrap_lite.errors import BadRequest
+from mailtrap_lite.message import build_message
 from mailtrap_lite.model import Arrival, StoredMessage
 from mailtrap_lite.raw_headers import MAX_HEADER_BYTES, header_values
 from mailtrap_lite.search import Query, matches, parse_query, tag_key
@@ -132,6 +133,20 @@ def parse_rule(text: str) -> TagRule:
     if not equals or not query.strip():
         raise ValueError(f"expected NAME=QUERY (e.g. welcome=subject:welcome), got {text!r}")
     return TagRule(normalize(name), parse_query(query.strip()))
+
+
+def build_tagged(arrival: Arrival, rules: Sequence[TagRule]) -> StoredMessage:
+    """The stored form of ``arrival`` (``message.build_message``) with its tags and the rules' tags."""
+    stored = build_message(
+        arrival.message_id,
+        arrival.raw,
+        arrival.envelope,
+        arrival.session.id,
+        arrival.eight_bit,
+        arrival.mailbox,
+        arrival.mailbox_rule,
+    )
+    return tag_stored(stored, arrival.tags, rules)
 
 
 def tag_stored(stored: StoredMessage, tags: Sequence[str], rules: Sequence[TagRule]) -> StoredMessage:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import functools
 import heapq
 import itertools
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from mailtrap_lite.mailboxes import mailboxes_of, only_mailbox
-from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
+from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import Arrival, MessageSummary, Page, RelayItem, Release, Session, StoredMessage
 from mailtrap_lite.search import Query, flag_row_values, required_tags, sql_row_values, tag_key
 from mailtrap_lite.search import compile as compile_query
@@ -28,11 +26,7 @@ from mailtrap_lite.store.base import (
     UidState,
     stream_of,
 )
-from mailtrap_lite.tags import TagRule, merge, tag_stored
-
-
-def _build_tagged(tags: tuple[str, ...], rules: Sequence[TagRule], *build: Any) -> StoredMessage:
-    return tag_stored(build_message(*build), tags, rules)
+from mailtrap_lite.tags import TagRule, build_tagged, merge
 
 
 @dataclass(slots=True)
@@ -82,20 +76,12 @@ class MemoryStore:
         self._parser.shutdown(wait=True)
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
-        build = (
-            arrival.message_id,
-            arrival.raw,
-            arrival.envelope,
-            arrival.session.id,
-            arrival.eight_bit,
-            arrival.mailbox,
-            arrival.mailbox_rule,
-        )
-        build_tagged = functools.partial(_build_tagged, arrival.tags, self._tag_rules)
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
-            stored = await asyncio.get_running_loop().run_in_executor(self._parser, build_tagged, *build)
+            stored = await asyncio.get_running_loop().run_in_executor(
+                self._parser, build_tagged, arrival, self._tag_rules
+            )
         else:
-            stored = build_tagged(*build)
+            stored = build_tagged(arrival, self._tag_rules)
         await self.add(stored, arrival.session)
         return self._messages[stored.summary.id]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import functools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -28,7 +27,7 @@ from mailtrap_lite.events import EventHub
 from mailtrap_lite.faults import FaultEngine
 from mailtrap_lite.ids import new_id
 from mailtrap_lite.mailboxes import only_mailbox
-from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES, build_message
+from mailtrap_lite.message import PARSE_OFF_LOOP_BYTES
 from mailtrap_lite.model import (
     Arrival,
     MessageSummary,
@@ -61,7 +60,7 @@ from mailtrap_lite.store.postgres_db import (
 )
 from mailtrap_lite.store.postgres_schema import NUL, RETENTION_LOCK, migrate
 from mailtrap_lite.store.postgres_writer import GroupWriter
-from mailtrap_lite.tags import TagRule, merge, tag_stored
+from mailtrap_lite.tags import TagRule, build_tagged, merge
 
 if TYPE_CHECKING:
     from mailtrap_lite.store.postgres_share import Sharing
@@ -184,22 +183,13 @@ class PostgresStore:
     # --- messages ----------------------------------------------------------------------------------------
 
     async def ingest(self, arrival: Arrival) -> StoredMessage:
-        build = (
-            arrival.message_id,
-            arrival.raw,
-            arrival.envelope,
-            arrival.session.id,
-            arrival.eight_bit,
-            arrival.mailbox,
-            arrival.mailbox_rule,
-        )
         if len(arrival.raw) > PARSE_OFF_LOOP_BYTES:
             # The search columns too: normalising a large body would hold the loop.
-            parse = functools.partial(_parse, arrival.tags, self._tag_rules)
-            stored, row = await asyncio.get_running_loop().run_in_executor(self._parser, parse, *build)
+            stored, row = await asyncio.get_running_loop().run_in_executor(
+                self._parser, _parse, arrival, self._tag_rules
+            )
         else:
-            stored = tag_stored(build_message(*build), arrival.tags, self._tag_rules)
-            row = _row(stored)
+            stored, row = _parse(arrival, self._tag_rules)
         return await self._insert(stored, row, arrival.session)
 
     async def add(self, message: StoredMessage, session: Session) -> None:
@@ -631,10 +621,8 @@ def _row(message: StoredMessage) -> dict[str, object]:
     return row
 
 
-def _parse(
-    tags: tuple[str, ...], rules: tuple[TagRule, ...], *build: Any
-) -> tuple[StoredMessage, dict[str, object]]:
-    stored = tag_stored(build_message(*build), tags, rules)
+def _parse(arrival: Arrival, rules: tuple[TagRule, ...]) -> tuple[StoredMessage, dict[str, object]]:
+    stored = build_tagged(arrival, rules)
     return stored, _row(stored)
 
 
