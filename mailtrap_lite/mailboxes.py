@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mailtrap_lite.model import Arrival
-from mailtrap_lite.raw_headers import MAX_HEADER_BYTES, header_values
+from mailtrap_lite.raw_headers import header_values
 from mailtrap_lite.search import Query
 
 DEFAULT_MAILBOX = "default"
 MAILBOX_HEADER = "X-Mailtrap-Mailbox"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._+-]{0,63}")
-_MAILBOX_HEADER_LINE = re.compile(rb"^x-mailtrap-mailbox[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 §3.6.8 field name: printable ASCII but ':'
 _UNSAFE_CHARS = re.compile(r"[^a-z0-9._+-]+")
 MAX_GLOB_CHARS = 512
@@ -128,13 +127,11 @@ class Routing:
             for rule in route.rules:
                 if rule.matches(arrival):
                     return route.mailbox, str(rule)
-        # Parsing the header section costs more than the rest of routing: only when the header is there.
-        if _MAILBOX_HEADER_LINE.search(arrival.raw, 0, MAX_HEADER_BYTES):
-            for value in header_values(arrival.raw, MAILBOX_HEADER):
-                try:
-                    return mailbox_name(value), f"header:{MAILBOX_HEADER}"
-                except MailboxError:
-                    continue
+        for value in header_values(arrival.raw, MAILBOX_HEADER):
+            try:
+                return mailbox_name(value), f"header:{MAILBOX_HEADER}"
+            except MailboxError:
+                continue
         auth = arrival.session.auth
         if self.per_user and auth is not None:
             name = name_for_user(auth.username)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from email import policy
 from email.message import EmailMessage
@@ -23,9 +24,18 @@ def header_section(raw: bytes) -> EmailMessage:
     return BytesHeaderParser(policy=policy.default).parsebytes(head)
 
 
+@functools.lru_cache(maxsize=64)
+def _field_line(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb"^" + re.escape(name.encode("ascii")) + rb"[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
 def header_values(raw: bytes, name: str) -> list[str]:
     """Every value of header ``name`` (case-insensitive), unfolded and decoded; a header that cannot be
-    decoded gives its text as it stands."""
+    decoded gives its text as it stands. Parsing the header section costs far more than looking for the
+    name at the start of a line, so a message without such a line is not parsed."""
+    # A field name is printable ASCII (RFC 5322 §3.6.8): the parser finds no other.
+    if not name.isascii() or not _field_line(name).search(raw, 0, MAX_HEADER_BYTES):
+        return []
     values: list[str] = []
     for value in header_section(raw).get_all(name) or ():
         try:

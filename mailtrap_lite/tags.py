@@ -18,7 +18,6 @@ automatic tag that is not valid is left out; the message is accepted all the sam
 from __future__ import annotations
 
 import dataclasses
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,14 +25,13 @@ from dataclasses import dataclass
 from mailtrap_lite.errors import BadRequest
 from mailtrap_lite.message import build_message
 from mailtrap_lite.model import Arrival, StoredMessage
-from mailtrap_lite.raw_headers import MAX_HEADER_BYTES, header_values
+from mailtrap_lite.raw_headers import header_values
 from mailtrap_lite.search import Query, matches, parse_query, tag_key
 
 MAX_TAG_CHARS = 64
 MAX_TAGS = 32  # per message
 TAGS_HEADER = "X-Tags"
 
-_TAGS_HEADER_LINE = re.compile(rb"^x-tags[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _CONTROL = frozenset({"Cc", "Zl", "Zp", "Cs"})
 _SHOWN_CHARS = 40
 
@@ -99,9 +97,6 @@ def merge(current: Sequence[str], add: Sequence[str] = (), remove: Sequence[str]
 
 def header_tags(raw: bytes) -> list[str]:
     """The comma-separated values of every ``X-Tags`` header, as sent."""
-    # Parsing the header section costs far more than this search: only when the header is there.
-    if not _TAGS_HEADER_LINE.search(raw, 0, MAX_HEADER_BYTES):
-        return []
     return [piece for value in header_values(raw, TAGS_HEADER) for piece in value.split(",")]
 
 
