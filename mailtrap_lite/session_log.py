@@ -7,11 +7,21 @@ ever grow, so a snapshot is a ``Prefix`` of them: O(1) to take, however long the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from mailtrap_lite import ids
 from mailtrap_lite.model import AuthInfo, Prefix, Session, TLSInfo, utcnow
 from mailtrap_lite.smtp.transcript import TranscriptRecorder
+
+# A transport's or a stream writer's ``get_extra_info``.
+ExtraInfo = Callable[[str], Any]
+
+
+def peer_text(peer: object) -> str:
+    """A socket's ``peername`` as sessions show it: ``host:port``."""
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
 
 class SessionLog:
@@ -31,6 +41,12 @@ class SessionLog:
     @property
     def ended(self) -> bool:
         return self._ended_at is not None
+
+    def note_tls(self, extra_info: ExtraInfo) -> None:
+        """Record the protocol version and cipher of the connection, now encrypted."""
+        cipher = extra_info("cipher")
+        if cipher:
+            self.tls = TLSInfo(version=str(cipher[1]), cipher=str(cipher[0]))
 
     def fail(self, reason: str) -> None:
         """Record why the session went wrong; the first reason is the one kept."""

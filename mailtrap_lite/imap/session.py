@@ -39,10 +39,10 @@ from mailtrap_lite.imap.parser import (
 from mailtrap_lite.imap.selected import Selected
 from mailtrap_lite.imap.strings import Pieces, wire
 from mailtrap_lite.imap.transcript import IMAPTranscript
-from mailtrap_lite.model import AuthInfo, MessageSummary, TLSInfo
+from mailtrap_lite.model import AuthInfo, MessageSummary
 from mailtrap_lite.raw_headers import header_values
 from mailtrap_lite.search import Query, Term, with_mailbox
-from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.session_log import SessionLog, peer_text
 
 log = logging.getLogger("mailtrap_lite.imap")
 
@@ -81,10 +81,7 @@ class IMAPSession:
         self.reader = reader
         self.writer = writer
         self.transcript = IMAPTranscript()
-        peer = writer.get_extra_info("peername")
-        self.record = SessionLog(
-            f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer), self.transcript, "imap"
-        )
+        self.record = SessionLog(peer_text(writer.get_extra_info("peername")), self.transcript, "imap")
         self.tls_active = tls
         self.mailbox: str | None = None  # the login's own mailbox, shown as INBOX
         self.folders: dict[str, str] = {}  # folder name as listed -> mailbox, INBOX first
@@ -95,7 +92,7 @@ class IMAPSession:
     async def run(self) -> None:
         try:
             if self.tls_active:
-                self._note_tls()
+                self.record.note_tls(self.writer.get_extra_info)
             await self.send(
                 f"* OK [CAPABILITY {self.capabilities()}] {self.host.hostname} ready\r\n".encode()
             )
@@ -259,14 +256,8 @@ class IMAPSession:
             self.transcript.note(f"{held} bytes sent with STARTTLS dropped")
         await self.writer.start_tls(context)
         self.tls_active = True
-        self._note_tls()
+        self.record.note_tls(self.writer.get_extra_info)
         return ""  # answered before the handshake
-
-    def _note_tls(self) -> None:
-        ssl_object = self.writer.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            cipher = ssl_object.cipher()
-            self.record.tls = TLSInfo(ssl_object.version() or "", cipher[0] if cipher else "")
 
     async def do_login(self, command: Command) -> str:
         if len(command.args) != 2:

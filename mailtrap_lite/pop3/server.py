@@ -15,12 +15,12 @@ import ssl
 
 from mailtrap_lite.config import Config, HostPort
 from mailtrap_lite.errors import NotFound, StoreError
-from mailtrap_lite.model import AuthInfo, TLSInfo
+from mailtrap_lite.model import AuthInfo
 from mailtrap_lite.pop3 import maildrop, replies
 from mailtrap_lite.pop3.machine import Fetch, Login, Machine, Reply, StartTLS, State, Update
 from mailtrap_lite.pop3.wire import MAX_LINE_BYTES, LineBuffer, Stuffer, top
 from mailtrap_lite.service import MailService
-from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.session_log import SessionLog, peer_text
 from mailtrap_lite.smtp.credentials import Credentials
 from mailtrap_lite.smtp.transcript import TranscriptRecorder
 
@@ -122,9 +122,9 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.transcript = TranscriptRecorder()
-        peer = writer.get_extra_info("peername")
-        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.record = SessionLog(peer_text, self.transcript, protocol="pop3")
+        self.record = SessionLog(
+            peer_text(writer.get_extra_info("peername")), self.transcript, protocol="pop3"
+        )
         self.machine = Machine(
             hostname=host.hostname,
             tls_available=host.tls_context is not None,
@@ -134,12 +134,7 @@ class Connection:
         self.lines = LineBuffer(MAX_LINE_BYTES)
         self._shutting_down = False
         if implicit:
-            self._record_tls()
-
-    def _record_tls(self) -> None:
-        cipher = self.writer.get_extra_info("cipher")
-        if cipher:
-            self.record.tls = TLSInfo(version=str(cipher[1]), cipher=str(cipher[0]))
+            self.record.note_tls(self.writer.get_extra_info)
 
     async def run(self) -> None:
         try:
@@ -288,7 +283,7 @@ class Connection:
             self.writer.close()
             return
         self.machine.tls_started()
-        self._record_tls()
+        self.record.note_tls(self.writer.get_extra_info)
 
     async def _update(self, update: Update) -> None:
         # RFC 1939 §6: the UPDATE state; messages deleted elsewhere meanwhile count as removed.

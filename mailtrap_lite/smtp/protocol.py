@@ -25,8 +25,8 @@ from aiosmtpd.smtp import Envelope as AiosmtpdEnvelope
 from mailtrap_lite import ids
 from mailtrap_lite.errors import StoreUnavailable
 from mailtrap_lite.faults import FaultEngine, Stage
-from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session, TLSInfo
-from mailtrap_lite.session_log import SessionLog
+from mailtrap_lite.model import Arrival, AuthInfo, Envelope, Recipient, Reply, Session
+from mailtrap_lite.session_log import SessionLog, peer_text
 from mailtrap_lite.smtp import replies
 from mailtrap_lite.smtp.credentials import CramMD5, Credentials, Proof
 from mailtrap_lite.smtp.dotstuff import Unstuffer
@@ -136,17 +136,15 @@ class CatcherSMTP(SMTP):
             self._record_tls(transport)
             return
         peer = transport.get_extra_info("peername")
-        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._peer_host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        self.record = SessionLog(peer_text, self.transcript)
+        self.record = SessionLog(peer_text(peer), self.transcript)
         if transport.get_extra_info("sslcontext") is not None:
             self._record_tls(transport)
         self.host.session_started(self)
 
     def _record_tls(self, transport: asyncio.BaseTransport) -> None:
-        cipher = transport.get_extra_info("cipher")
-        if self.record is not None and cipher:
-            self.record.tls = TLSInfo(version=str(cipher[1]), cipher=str(cipher[0]))
+        if self.record is not None:
+            self.record.note_tls(transport.get_extra_info)
 
     def connection_lost(self, error: Exception | None) -> None:
         record = self.record

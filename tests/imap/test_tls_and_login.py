@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import imaplib
 import ssl
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mailtrap_lite.app import MailServer
@@ -56,6 +58,17 @@ def test_starttls_and_implicit_tls_with_require_tls() -> None:
         assert data[0][1] == b"Subject: over TLS\r\n\r\n"  # type: ignore[index]
         secure.logout()
         assert "  IMAP   127.0.0.1:" in describe(server) and "  IMAPS  127.0.0.1:" in describe(server)
+        # Both logged-in sessions, after STARTTLS and over IMAPS, record the TLS they ran on.
+        deadline = time.monotonic() + 20
+        while True:
+            listed = httpx.get(f"{server.addresses.url}/api/sessions", timeout=10).json()["sessions"]
+            logged_in = [s for s in listed if s["protocol"] == "imap" and s["auth"] and s["ended_at"]]
+            if len(logged_in) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(logged_in) == 2 and all(
+            s["tls"] and s["tls"]["version"].startswith("TLS") for s in logged_in
+        )
     finally:
         server.stop()
 
