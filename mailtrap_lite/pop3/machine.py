@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from mailtrap_lite.pop3 import replies
 from mailtrap_lite.pop3.maildrop import Entry, mailbox_of
-
-MASK = "****"
+from mailtrap_lite.smtp.transcript import MASK, masked_auth
 
 
 class State(enum.Enum):
@@ -99,13 +98,10 @@ class Machine:
         text = line.decode("utf-8", "replace")
         if self._awaiting_sasl:
             return text if text == "*" else MASK  # "*" cancels (RFC 5034 §4) and is no secret
-        words = text.split(" ", 2)
-        keyword = words[0].upper()
-        if keyword == "PASS" and len(words) > 1:
+        words = text.split(" ", 1)
+        if words[0].upper() == "PASS" and len(words) > 1:
             return f"{words[0]} {MASK}"
-        if keyword == "AUTH" and len(words) > 2:
-            return f"{words[0]} {words[1]} {MASK}"
-        return text
+        return masked_auth(text)
 
     # --- commands ------------------------------------------------------------------------------------
 

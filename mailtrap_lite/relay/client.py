@@ -17,7 +17,7 @@ from aiosmtplib import SMTPResponse
 
 from mailtrap_lite.model import Release, TranscriptLine, UpstreamReply, utcnow
 from mailtrap_lite.relay.mx import Hop
-from mailtrap_lite.smtp.transcript import MASK
+from mailtrap_lite.smtp.transcript import MASK, masked_auth
 
 CONNECT_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 120.0  # RFC 5321 §4.5.3.2 asks for minutes; a catcher's user waits on a release
@@ -48,11 +48,7 @@ class _Recorder:
 
     def command(self, line: str) -> str:
         """Record a command line; returns it as recorded (AUTH secrets masked)."""
-        if self._secret_next:
-            line = MASK
-        elif line.upper().startswith("AUTH "):
-            words = line.split(" ")
-            line = " ".join(words[:2] + [MASK] * bool(words[2:]))
+        line = MASK if self._secret_next else masked_auth(line)
         self._add("C", line)
         return line
 

@@ -12,6 +12,17 @@ import time
 from mailtrap_lite.model import Direction, TranscriptLine
 
 MASK = "****"
+
+
+def masked_auth(line: str) -> str:
+    """An ``AUTH mechanism initial-response`` line (SMTP, RFC 4954; POP3, RFC 5034) with the response
+    masked; any other line as it is."""
+    words = line.split(None, 2)
+    if len(words) == 3 and words[0].upper() == "AUTH":
+        return f"{words[0]} {words[1]} {MASK}"
+    return line
+
+
 DATA_END = b"\r\n.\r\n"
 MAX_LINES = 5000
 MAX_LINE_CHARS = 2000  # a client may send a huge command line; the transcript keeps its start
@@ -139,12 +150,10 @@ class TranscriptRecorder:
             # "*" cancels the exchange (RFC 4954 §4) and is not a secret.
             self._add("C", line if line == "*" else MASK)
             return
-        words = line.split(None, 2)
-        if len(words) == 3 and words[0].upper() == "AUTH":
-            line = f"{words[0]} {words[1]} {MASK}"
-        elif words and words[0].upper() == "DATA":
+        words = line.split(None, 1)
+        if words and words[0].upper() == "DATA":
             self._watch_bare_lf, self._bare_lf_end_seen = True, False
-        self._add("C", line, size=size)
+        self._add("C", masked_auth(line), size=size)
 
     def reset_after_starttls(self) -> None:
         # RFC 3207 §4.2: plaintext the client sent after STARTTLS is discarded, and so is our half-line.
