@@ -193,7 +193,8 @@ def parse_relay_address(text: str) -> str:
     return check_address(text, allow_null=True)
 
 
-def parse_relay_query(text: str) -> str:
+def parse_search_query(text: str) -> str:
+    """A query of the search language, checked and kept as text."""
     try:
         parse_query(text)
     except QueryError as error:
@@ -563,7 +564,7 @@ OPTIONS: tuple[Option, ...] = (
         "relay_auto",
         "relay every stored message matching this query (e.g. rcpt:*@example.com)",
         "QUERY",
-        parse_relay_query,
+        parse_search_query,
         default_text="off",
     ),
     Option("relay_retries", "attempts of an automatic relay before it fails", "N", parse_count),
@@ -620,7 +621,12 @@ OPTIONS: tuple[Option, ...] = (
         repeatable=True,
         default_text="none",
     ),
-    Option("webhook_query", "only messages matching this search query go to the webhooks", "QUERY", str),
+    Option(
+        "webhook_query",
+        "only messages matching this search query go to the webhooks",
+        "QUERY",
+        parse_search_query,
+    ),
     Option(
         "webhook_secret_file",
         "sign webhook requests with HMAC-SHA256 under the secret in this file",
@@ -688,11 +694,6 @@ def validate(config: Config) -> Config:
         if getattr(config, name) and not config.tls_enabled:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} needs TLS material: --tls-cert/--tls-key or --tls-self-signed")
-    if config.webhook_query is not None:
-        try:
-            parse_query(config.webhook_query)
-        except QueryError as error:
-            raise ConfigError(f"--webhook-query: {error}") from None
     if len(config.fault) > MAX_RULES:
         raise ConfigError(f"at most {MAX_RULES} --fault rules, got {len(config.fault)}")
     if config.mailbox_access and not isinstance(config.ui_auth, Path):
