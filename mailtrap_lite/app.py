@@ -100,8 +100,8 @@ class MailServer:
             self.hub,
             retention_of(self.config),
             Routing(self.config.mailbox, self.config.mailbox_per_user),
+            Tagging(self.config.tags_from_plus, self.config.tags_from_auth),
         )
-        self.service.tagging = Tagging(self.config.tags_from_plus, self.config.tags_from_auth)
         self.faults = FaultEngine()
         for spec in self.config.fault:
             self.faults.add(spec.stage, spec.code, match=spec.match, times=spec.times)
@@ -154,25 +154,21 @@ class MailServer:
             http_socket.close()
             await self.smtp.close()
             raise StartupError(f"cannot listen for SMTP on {listening}: {error.strerror}") from error
-        pop3: list[HostPort | None] = []
-        for address, implicit in ((self.config.pop3, False), (self.config.pop3s, True)):
+        retrieval: dict[str, HostPort | None] = {}
+        for name, host, address, implicit in (
+            ("pop3", self.pop3, self.config.pop3, False),
+            ("pop3s", self.pop3, self.config.pop3s, True),
+            ("imap", self.imap, self.config.imap, False),
+            ("imaps", self.imap, self.config.imaps, True),
+        ):
             try:
-                pop3.append(await self.pop3.listen(address, implicit_tls=implicit) if address else None)
+                retrieval[name] = await host.listen(address, implicit_tls=implicit) if address else None
             except OSError as error:
                 http_socket.close()
-                await self.smtp.close()
-                await self.pop3.close()
-                raise StartupError(f"cannot listen for POP3 on {address}: {error.strerror}") from error
-        imap: list[HostPort | None] = []
-        for address, implicit in ((self.config.imap, False), (self.config.imaps, True)):
-            try:
-                imap.append(await self.imap.listen(address, implicit_tls=implicit) if address else None)
-            except OSError as error:
-                http_socket.close()
-                await self.smtp.close()
-                await self.pop3.close()
-                await self.imap.close()
-                raise StartupError(f"cannot listen for IMAP on {address}: {error.strerror}") from error
+                for opened in (self.smtp, self.pop3, self.imap):
+                    await opened.close()
+                protocol = name[:4].upper()
+                raise StartupError(f"cannot listen for {protocol} on {address}: {error.strerror}") from error
         if self.relay is not None:
             await self.relay.start()
         ctx = WebContext(
@@ -200,10 +196,7 @@ class MailServer:
             HostPort(self.config.http.host, port),
             smtps_address,
             self.config.base_path,
-            pop3=pop3[0],
-            pop3s=pop3[1],
-            imap=imap[0],
-            imaps=imap[1],
+            **retrieval,
         )
         if self.config.webhook:
             self.webhooks.start()

@@ -78,13 +78,18 @@ class Readiness:
 
 class MailService:
     def __init__(
-        self, store: Store, hub: EventHub, retention: Retention, routing: Routing | None = None
+        self,
+        store: Store,
+        hub: EventHub,
+        retention: Retention,
+        routing: Routing | None = None,
+        tagging: Tagging | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
         self.retention = retention
         self.routing = routing or Routing()
-        self.tagging = Tagging()  # where automatic tags come from: MailServer sets it from its Config
+        self.tagging = tagging or Tagging()
         self.started = time.time()
         self.received = 0
         self.received_bytes = 0
@@ -109,8 +114,8 @@ class MailService:
 
     async def ingest(self, arrival: Arrival) -> MessageSummary:
         mailbox, rule = self.routing.route(arrival)
-        arrival = dataclasses.replace(arrival, mailbox=mailbox, mailbox_rule=rule)
-        arrival = dataclasses.replace(arrival, tags=self.tagging.arrival_tags(arrival))
+        tags = self.tagging.arrival_tags(arrival)
+        arrival = dataclasses.replace(arrival, mailbox=mailbox, mailbox_rule=rule, tags=tags)
         stored = await self.store.ingest(arrival)
         self.received += 1
         self.received_bytes += len(arrival.raw)

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -131,6 +132,19 @@ def test_port_in_use_is_a_clear_start_up_error() -> None:
         assert result.returncode == 2
         assert "cannot listen for SMTP" in result.stderr
         assert stop(process) == 0
+
+
+@pytest.mark.parametrize(("flag", "protocol"), [("--pop3", "POP3"), ("--imaps", "IMAP")])
+def test_a_retrieval_port_in_use_is_a_clear_start_up_error(flag: str, protocol: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--tls-self-signed", flag, f"127.0.0.1:{port}"
+        )
+    assert result.returncode == 2
+    assert f"cannot listen for {protocol} on 127.0.0.1:{port}" in result.stderr
 
 
 def test_dockerfile_install_and_start_commands_work_outside_docker(tmp_path: Path) -> None:
